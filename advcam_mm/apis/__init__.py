@@ -1,0 +1,1 @@
+"""Library functions behind the command-line tools (distributed-aware)."""

@@ -1,0 +1,1 @@
+"""Framework-free algorithm core: pure PyTorch/numpy functions on tensors, no mmengine."""
