@@ -1,1 +1,4 @@
-"""Registered components; importing this package registers them."""
+"""Registered metrics; importing this package registers them."""
+from .multilabel_metric import MultiLabelMetric
+
+__all__ = ['MultiLabelMetric']

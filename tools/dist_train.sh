@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Usage: bash tools/dist_train.sh CONFIG N_PROCS [train.py args...]
+# One process per GPU (NCCL); on a CPU-only machine the processes use gloo.
+# Multi-node: set NNODES, NODE_RANK, MASTER_ADDR, PORT on each node.
+CONFIG=$1
+NPROCS=$2
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
+PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
+PYTHON=${PYTHON:-python}
+
+PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
+"$PYTHON" -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$NPROCS" \
+    --master_port="$PORT" \
+    "$(dirname "$0")/train.py" \
+    "$CONFIG" \
+    --launcher pytorch "${@:3}"
