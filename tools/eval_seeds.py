@@ -33,7 +33,7 @@ def parse_args():
 
 
 def percent(value):
-    return '   -  ' if math.isnan(value) else f'{100 * value:6.2f}'
+    return f'{"-":>6}' if math.isnan(value) else f'{100 * value:6.2f}'
 
 
 def main():
@@ -42,7 +42,7 @@ def main():
                             thresholds=args.thresholds, crf=args.crf, crf_threshold=args.crf_threshold,
                             num_workers=args.num_workers, class_names=dataset_class_names(args.classes))
     width = max(len(name) for name in result['class_names'])
-    header = f'{"class":<{width}}  Seed  ' + (' +CRF ' if args.crf else '')
+    header = f'{"class":<{width}} {"Seed":>6}' + (f' {"+CRF":>6}' if args.crf else '')
     print(header)
     print('-' * len(header))
     for index, name in enumerate(result['class_names']):

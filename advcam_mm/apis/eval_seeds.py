@@ -19,6 +19,7 @@ from PIL import Image
 from advcam_mm.core.miou import (IGNORE_INDEX, confusion_matrix, iou_from_confusion,
                                  mean_iou, threshold_sweep_confusions)
 from advcam_mm.core.seeds import max_foreground, seed_with_crf
+from advcam_mm.datasets.cls_labels import read_split_file
 from advcam_mm.fileio import cam_file_path, load_cam_file
 
 DEFAULT_THRESHOLDS = '0.05:0.60:0.01'
@@ -58,10 +59,7 @@ def read_image_ids(data_root, split):
     """Image ids of ``<data_root>/ImageSets/Segmentation/<split>.txt`` (or of a list file path)."""
     path = split if split.endswith('.txt') and os.path.isfile(split) else os.path.join(
         data_root, 'ImageSets', 'Segmentation', f'{split}.txt')
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: split list not found')
-    with open(path) as f:
-        ids = [line.split()[0] for line in f if line.strip()]
+    ids = read_split_file(path)
     if not ids:
         raise ValueError(f'{path}: split list is empty')
     return ids
