@@ -82,8 +82,7 @@ def make_ir_labels(cam_dir, data_root, out_dir, split='train_aug', conf_fg_thres
         ``{'written': n, 'skipped': n, 'seconds': t, 'out_dir': out_dir}``.
     """
     image_ids = read_image_ids(data_root, split)
-    paths = [label_png_path(out_dir, i) for i in image_ids]
-    todo = [i for i, path in zip(image_ids, paths) if not os.path.exists(path)]
+    todo = [i for i in image_ids if not os.path.exists(label_png_path(out_dir, i))]
     os.makedirs(out_dir, exist_ok=True)
     remove_stale_temp_files(out_dir, [label_png_path(out_dir, i) for i in todo])
     image_dir = os.path.join(data_root, image_dir)
@@ -92,6 +91,6 @@ def make_ir_labels(cam_dir, data_root, out_dir, split='train_aug', conf_fg_thres
     start = time.perf_counter()
     work = functools.partial(_ir_label_of_image, cam_dir=cam_dir, image_dir=image_dir, out_dir=out_dir,
                              conf_fg_thres=conf_fg_thres, conf_bg_thres=conf_bg_thres)
-    written = sum(1 for _ in _map_images(work, todo, num_workers, start_method, progress and bool(todo)))
+    written = sum(1 for _ in _map_images(work, todo, num_workers, start_method, progress)) if todo else 0
     return {'written': written, 'skipped': len(image_ids) - len(todo),
             'seconds': time.perf_counter() - start, 'out_dir': out_dir}

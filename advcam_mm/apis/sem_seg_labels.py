@@ -45,8 +45,10 @@ def random_walk_settings(cfg=None, **overrides) -> dict:
 
 def build_irnet(cfg, checkpoint: Optional[str], device='cpu'):
     """Build ``cfg.model`` (an IRNet) and load ``checkpoint``; eval mode."""
+    from mmengine.registry import init_default_scope
     from mmengine.runner import load_checkpoint
     from mmseg.registry import MODELS
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.get('backbone', {}).pop('init_cfg', None)  # the checkpoint holds the backbone too
     model = MODELS.build(model_cfg)

@@ -179,6 +179,11 @@ def scale_schedule(steps: int) -> tuple:
     return steps, 1.0
 
 
+def scale_order(num_scales: int) -> list:
+    """The reference's order of the scale indices: 1, 0, 2, 3, ... (just 0 with one scale)."""
+    return [1, 0, *range(2, num_scales)] if num_scales > 1 else [0]
+
+
 def advcam_maps(features_fn: FeaturesFn, weight: torch.Tensor, image: torch.Tensor, class_ids,
                 scales: Sequence[float] = (1.0, 0.5, 1.5, 2.0), steps: int = 27, step_size: float = 0.08,
                 mask_thresh: float = 0.5, mask_coef: float = 7.0, flip: bool = True, *,
@@ -192,10 +197,12 @@ def advcam_maps(features_fn: FeaturesFn, weight: torch.Tensor, image: torch.Tens
     (index 1, then 0, 2, 3, ...; with one scale, just it); the scale of index 1
     (0.5 by default) climbs :func:`scale_schedule` (steps) steps, and the
     factor it sets, ``mul_for_scale``, multiplies the maps of every scale (it
-    persists across scales in the reference; 1 with a single scale). The maps
-    are aggregated as IRN does (:func:`~advcam_mm.core.cam.aggregate_scale_maps`).
-    ``steps=1`` gives the maps without climbing: IRN's multi-scale CAM up to the
-    per-view factor n_v / (P_c sum n).
+    persists across scales in the reference; 1 with a single scale; the final
+    normalisation cancels it but for the +1e-5). The maps are aggregated as IRN
+    does (:func:`~advcam_mm.core.cam.aggregate_scale_maps`). ``steps=1`` gives
+    the maps without climbing: IRN's multi-scale CAM up to the per-view factor
+    n_v / (P_c sum n). ``max_batch`` caps the climbing batch as in
+    :func:`adv_climb`.
 
     Returns:
         ``{'keys': class_ids (C,) int64, 'strided': (C, ceil(H/4), ceil(W/4)),
@@ -204,10 +211,9 @@ def advcam_maps(features_fn: FeaturesFn, weight: torch.Tensor, image: torch.Tens
     weight, class_ids = check_cam_inputs(weight, image, class_ids)
     if not scales:
         raise ValueError('scales must not be empty')
-    order = [1, 0, *range(2, len(scales))] if len(scales) > 1 else [0]
     mul_for_scale = 1.0
     scale_maps = []
-    for index in order:
+    for index in scale_order(len(scales)):
         num_steps = steps
         if index == 1:
             num_steps, mul_for_scale = scale_schedule(steps)

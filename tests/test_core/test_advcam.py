@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from advcam_mm.core.advcam import adv_climb, advcam_maps, scale_schedule
+from advcam_mm.core.advcam import adv_climb, advcam_maps, scale_order, scale_schedule
 from advcam_mm.core.cam import multiscale_cam
 
 from .cam_reference import reference_aggregate, reference_climb, reference_rescale, tiny_net
@@ -144,7 +144,8 @@ def test_advcam_maps_equals_reference_loop(setup, steps):
                                got['high_res'], rtol=1e-10, atol=1e-13)
 
 
-def test_scale_schedule():
+def test_scale_order_and_schedule():
+    assert scale_order(4) == [1, 0, 2, 3] and scale_order(2) == [1, 0] and scale_order(1) == [0]
     assert scale_schedule(27) == (13, 2.0)
     assert scale_schedule(11) == (5, 2.0)
     assert scale_schedule(10) == (5, 1.0) and scale_schedule(6) == (5, 1.0)

@@ -190,8 +190,9 @@ class LossRecorder(Hook):
 def test_runner_trains_on_a_fixed_batch_and_loss_decreases(tiny_cfg, embedded_voc_root, tmp_path):
     from mmengine.runner import Runner
     cfg = copy.deepcopy(tiny_cfg)
-    ids = tmp_path / 'two.txt'
-    ids.write_text('train_0000\ntrain_0001\n')
+    iterations = 12
+    ids = tmp_path / 'fixed_batch.txt'  # the same two images in every batch, listed for every iteration
+    ids.write_text('train_0000\ntrain_0001\n' * iterations)  # (no loader restart: mmengine sleeps 2 s there)
     cfg.train_dataloader.batch_size = 2
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
     # ground-truth masks (with their 255 border) stand in for IR labels; no random augmentation
@@ -199,15 +200,16 @@ def test_runner_trains_on_a_fixed_batch_and_loss_decreases(tiny_cfg, embedded_vo
         data_root=embedded_voc_root, ann_file=str(ids), mask_dir='SegmentationClassAug',
         pipeline=[dict(type='LoadImageWithCheck'), dict(type='LoadVOCAnnotations'),
                   dict(type='PackSegInputs')])
-    iterations = 12
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iterations)
+    # IRN's optimizer (the VOC schedule: lr 0.1 / 1.0, momentum 1e-4): steady on a fixed batch
+    cfg.optim_wrapper = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irn_resnet50_voc.py')).optim_wrapper
     cfg.param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=0, end=iterations)]
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=iterations)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=100)
     cfg.log_processor = dict(by_epoch=False)
     cfg.work_dir = str(tmp_path / 'work')
+    cfg.randomness = dict(seed=0)
     recorder = LossRecorder()
-    torch.manual_seed(0)
     runner = Runner.from_cfg(cfg)
     runner.register_hook(recorder)
     runner.train()
@@ -217,3 +219,20 @@ def test_runner_trains_on_a_fixed_batch_and_loss_decreases(tiny_cfg, embedded_vo
     backbone_after = runner.model.backbone.state_dict()
     before = recorder.backbone_at_start
     assert all(torch.equal(before[k], backbone_after[k]) for k in before)
+
+
+def test_voc_config_holds_irn_defaults():
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irn_resnet50_voc.py'))
+    assert cfg.model.type == 'IRNet' and cfg.model.backbone.depth == 50 and cfg.model.radius == 10
+    assert cfg.model.backbone.init_cfg.checkpoint == 'torchvision://resnet50'
+    assert cfg.model.in_channels == (64, 256, 512, 1024, 2048)
+    loader = cfg.train_dataloader
+    assert loader.batch_size == 32 and loader.drop_last and loader.dataset.type == 'VOCSegmentationDataset'
+    assert loader.dataset.ann_file.endswith('train_aug.txt')
+    steps = {t['type']: t for t in loader.dataset.pipeline}
+    assert steps['RandomRescale']['scale_range'] == (0.5, 1.5) and steps['RandomCropPad']['crop_size'] == 512
+    assert cfg.train_cfg.max_epochs == 3
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.lr, optimizer.momentum, optimizer.weight_decay) == (0.1, 1e-4, 1e-4)
+    assert cfg.optim_wrapper.paramwise_cfg.custom_keys == {'displacement_branch': {'lr_mult': 10.0}}
+    assert cfg.param_scheduler[0]['type'] == 'PolyLR' and cfg.param_scheduler[0]['power'] == 0.9
