@@ -24,7 +24,6 @@ Example (CPU): python benchmarks/advcam_throughput.py --threads 2 --num-images 2
 """
 import argparse
 import contextlib
-import math
 import resource
 import time
 

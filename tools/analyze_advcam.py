@@ -2,7 +2,7 @@
 
     python tools/analyze_advcam.py CONFIG CHECKPOINT --data-root DIR --split train --num 100 \
         [--steps 27] [--mask-coefs 0,7] [--mask-threshs 0.5] [--step-sizes 0.08] --out-dir DIR
-    torchrun --nproc_per_node N tools/analyze_advcam.py ... --launcher pytorch
+    torchrun --nproc_per_node N tools/analyze_advcam.py ... --num-images 100 --launcher pytorch
 
 One climb per image and setting gives every iteration t = 1 ... steps (the
 accumulated map is a prefix sum). The base setting is the config's
@@ -38,7 +38,9 @@ def parse_args():
     parser.add_argument('checkpoint', help='classifier checkpoint')
     parser.add_argument('--data-root', help="the VOC2012 folder (default: the config's)")
     parser.add_argument('--split', default='train', help='ImageSets/Segmentation/<split>.txt')
-    parser.add_argument('--num', type=int, help='analyse the first N images of the split (default: all)')
+    parser.add_argument('--num', '--num-images', dest='num', type=int,
+                        help='analyse the first N images of the split (default: all); under torchrun '
+                        'write --num-images (torchrun reads --num as its own --numa-binding)')
     parser.add_argument('--out-dir', required=True, help='folder for analysis.csv, plots and partials/')
     parser.add_argument('--steps', type=int, help="iterations (default: the config's, 27)")
     parser.add_argument('--scales', help="comma list of scales (default: the config's)")

@@ -4,6 +4,9 @@
         [--advcam-dir work_dirs/demo/advcam_maps] --data-root DIR [--ids ID ... | --num N] \
         --out-dir DIR [--seed-threshold T[,T2]] [--pseudo-dir DIR] [--classes voc|embedded]
 
+``--seed-threshold`` also takes the JSON files of ``tools/eval_seeds.py --out-json``
+(their best threshold), e.g. ``cam_seeds.json,advcam_seeds.json``.
+
 ``--cam-dir`` takes any folder of class-map files (CAM or AdvCAM, as written by
 tools/make_cams.py); ``--advcam-dir`` adds a second row (e.g. AdvCAM under
 CAM). Name the rows with ``--cam-name`` / ``--advcam-name``. The ground truth
@@ -16,7 +19,6 @@ import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
-from advcam_mm.apis.analyze_advcam import parse_float_list  # noqa: E402
 from advcam_mm.apis.visualize import (DEFAULT_SEED_THRESHOLD, default_class_names,  # noqa: E402
                                       visualize_cams)
 
@@ -33,7 +35,8 @@ def parse_args():
     parser.add_argument('--split', default='train', help='ImageSets/Segmentation/<split>.txt')
     parser.add_argument('--out-dir', required=True, help='folder for <image_id>.png panels')
     parser.add_argument('--seed-threshold', default=str(DEFAULT_SEED_THRESHOLD),
-                        help='background threshold of the seeds, one value or one per map folder (a,b)')
+                        help='background threshold of the seeds: one value, or one per map folder (a,b); '
+                        'a value may be a tools/eval_seeds.py --out-json file (its best threshold)')
     parser.add_argument('--pseudo-dir', help='folder of pseudo-mask PNGs (tools/make_sem_seg_labels.py)')
     parser.add_argument('--mask-dir', help='ground-truth folder under data root '
                         '(default: SegmentationClass, else SegmentationClassAug)')
@@ -47,7 +50,7 @@ def main():
     args = parse_args()
     paths = visualize_cams(args.cam_dir, args.data_root, args.out_dir, ids=args.ids, num=args.num,
                            split=args.split, advcam_dir=args.advcam_dir,
-                           seed_threshold=parse_float_list(args.seed_threshold, '--seed-threshold'),
+                           seed_threshold=args.seed_threshold,
                            pseudo_dir=args.pseudo_dir, class_names=default_class_names(args.data_root, args.classes),
                            mask_dir=args.mask_dir, crf=not args.no_crf, cam_name=args.cam_name,
                            advcam_name=args.advcam_name)

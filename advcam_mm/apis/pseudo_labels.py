@@ -405,7 +405,7 @@ class PseudoLabelGenerator:
             sources=dict(classifier_config=self.classifier_config, classifier_checkpoint=plan['classifier'],
                          irn_config=osp.abspath(self.refiner['config']) if self.refiner['type'] == 'irn' else None,
                          irn_checkpoint=plan['irnet'], maps_dir=osp.abspath(maps_dir)),
-            splits={**plan.get('splits', {}), str(targets['ann_file']): len(targets['ids'])},
+            splits={**plan.get('splits', {}), osp.abspath(str(targets['ann_file'])): len(targets['ids'])},
             updated=datetime.datetime.now().isoformat(timespec='seconds'))
 
     def _prepare_folders(self, plan, targets, maps_dir):

@@ -135,6 +135,31 @@ def render_panel(image_rgb: np.ndarray, sources: Sequence[dict], class_names: Op
     return buffer.getvalue()
 
 
+def parse_seed_thresholds(spec) -> list:
+    """Seed thresholds from ``'0.13'``, ``'0.13,0.2'`` or results files of ``tools/eval_seeds.py
+    --out-json`` (their ``best_threshold``), e.g. ``'cam_seeds.json,advcam_seeds.json'``."""
+    import json
+    values = []
+    for item in (spec.split(',') if isinstance(spec, str) else np.atleast_1d(spec)):
+        item = item.strip() if isinstance(item, str) else item
+        if isinstance(item, str) and item.endswith('.json'):
+            if not osp.isfile(item):
+                raise FileNotFoundError(f'{item}: seed results file not found (tools/eval_seeds.py --out-json)')
+            with open(item) as f:
+                result = json.load(f)
+            if not isinstance(result, dict) or 'best_threshold' not in result:
+                raise ValueError(f'{item}: no best_threshold in this file (expected tools/eval_seeds.py --out-json)')
+            values.append(float(result['best_threshold']))
+        elif item != '':
+            try:
+                values.append(float(item))
+            except ValueError:
+                raise ValueError(f'bad seed threshold {item!r}: expected a number or an eval_seeds .json') from None
+    if not values:
+        raise ValueError(f'bad seed threshold {spec!r}: no value')
+    return values
+
+
 def default_class_names(data_root: str, classes: Optional[str] = None):
     """Class names of ``'voc'`` or ``'embedded'``; ``None``: the embedded ones when ``data_root``
     holds the embedded dataset's manifest, else VOC's."""
@@ -191,7 +216,8 @@ def visualize_cams(cam_dir: str, data_root: str, out_dir: str, ids: Optional[Seq
             any class-map folder, CAM or AdvCAM.
         advcam_dir: optional second map folder (named ``advcam_name``).
         seed_threshold: background threshold of the seeds, one value or one
-            per map folder (e.g. each one's best from ``tools/eval_seeds.py``).
+            per map folder (e.g. each one's best from ``tools/eval_seeds.py``;
+            see :func:`parse_seed_thresholds`).
         ids, num, split: the images (see :func:`select_image_ids`).
         pseudo_dir: folder of pseudo-mask PNGs, shown where a file exists.
         mask_dir: ground-truth folder under ``data_root``; default
@@ -200,7 +226,7 @@ def visualize_cams(cam_dir: str, data_root: str, out_dir: str, ids: Optional[Seq
         crf: also show the CRF-refined seeds.
     """
     folders = [(cam_name, cam_dir)] + ([(advcam_name, advcam_dir)] if advcam_dir else [])
-    thresholds = np.atleast_1d(np.asarray(seed_threshold, dtype=np.float64)).tolist()
+    thresholds = parse_seed_thresholds(seed_threshold)
     if len(thresholds) == 1:
         thresholds = thresholds * len(folders)
     if len(thresholds) != len(folders):

@@ -23,17 +23,22 @@ class SemiSupervisedSampler(Sampler):
     needed. Ranks take interleaved shares of the same permutations (like
     mmengine's ``DefaultSampler``), so each rank sees the same ratio and the
     same number of batches. ``set_epoch`` reshuffles (called by mmengine's
-    loops).
+    loops). With ``infinite=True`` (for ``IterBasedTrainLoop``, like
+    mmengine's ``InfiniteSampler``) the epochs follow one another without end.
+
+    With BatchNorm in the encoder each part needs at least 2 samples per
+    process (the pyramid pooling's 1x1 bin normalises over the batch).
 
     Args:
         dataset: a ``SemiSupervisedDataset`` (needs ``num_labelled``, ``num_weak``).
         labelled_per_batch (int), weak_per_batch (int): per-rank batch composition.
         shuffle (bool): random order (False: sequential, for checks).
         seed (int, optional): shared by all ranks; drawn and synchronised when None.
+        infinite (bool): yield epoch after epoch without end.
     """
 
     def __init__(self, dataset, labelled_per_batch: int, weak_per_batch: int, shuffle: bool = True,
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None, infinite: bool = False):
         for name in ('num_labelled', 'num_weak'):
             if not hasattr(dataset, name):
                 raise TypeError(f'SemiSupervisedSampler needs a SemiSupervisedDataset (with {name}), got '
@@ -49,6 +54,7 @@ class SemiSupervisedSampler(Sampler):
         self.batch_size = self.labelled_per_batch + self.weak_per_batch
         self.rank, self.world_size = get_dist_info()
         self.shuffle = shuffle
+        self.infinite = infinite
         self.seed = sync_random_seed() if seed is None else seed
         self.epoch = 0
         self.num_batches = math.ceil(self.num_weak / (self.weak_per_batch * self.world_size))
@@ -65,8 +71,17 @@ class SemiSupervisedSampler(Sampler):
         return torch.cat(orders)[:needed][self.rank::self.world_size].tolist()
 
     def __iter__(self) -> Iterator[int]:
+        if not self.infinite:
+            yield from self._epoch_indices(self.epoch)
+            return
+        epoch = self.epoch
+        while True:
+            yield from self._epoch_indices(epoch)
+            epoch += 1
+
+    def _epoch_indices(self, epoch: int) -> Iterator[int]:
         generator = torch.Generator()
-        generator.manual_seed(self.seed + self.epoch)
+        generator.manual_seed(self.seed + epoch)
         weak = self._rank_share(self.num_weak, self.num_batches * self.weak_per_batch * self.world_size,
                                 generator)
         labelled = self._rank_share(self.num_labelled,

@@ -12,6 +12,12 @@ import numpy as np
 from PIL import Image
 
 
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode='wb'):
     """Yield a file object whose content replaces ``path`` only on success."""
@@ -19,6 +25,7 @@ def atomic_write(path, mode='wb'):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + '.', suffix='.tmp')
+    os.chmod(tmp_path, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual mode
     try:
         with os.fdopen(fd, mode) as f:
             yield f

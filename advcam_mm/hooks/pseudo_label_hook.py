@@ -1,4 +1,5 @@
 """The AdvCAM pseudo-label hook: makes the training masks of a segmentor before its first iteration."""
+import copy
 from typing import Optional
 
 from mmengine.hooks import Hook
@@ -26,10 +27,13 @@ class AdvCAMPseudoLabelHook(Hook):
       other settings unless ``regenerate=True``;
     * splits the images over all ranks and ends with a barrier.
 
-    When labels were written and the loop's dataloader iterator was created
-    earlier with worker processes (``IterBasedTrainLoop`` creates it, and its
-    workers start prefetching, when the loop is built), the iterator is
-    recreated so that no batch read before the labels existed is used.
+    When labels were written and the loop's dataloader iterator already
+    exists with worker processes (``IterBasedTrainLoop`` creates it when the
+    loop is built, and its workers start prefetching batches whose masks do
+    not exist yet), the training dataloader is rebuilt from
+    ``runner.cfg.train_dataloader`` with the runner's seed (same sampling
+    order) and the stale iterator's workers are shut down. Only rebuilding
+    works: ``InfiniteSampler`` shares one index generator between iterators.
 
     Args:
         classifier_config (str): the CAM classifier config (e.g. ``configs/advcam/cls_resnet50_voc.py``).
@@ -64,11 +68,23 @@ class AdvCAMPseudoLabelHook(Hook):
     def before_train(self, runner) -> None:
         summary = self.make_labels(runner.train_dataloader.dataset)
         if summary['num_generated']:
-            self._restart_prefetching(runner)
+            self._drop_prefetched_batches(runner)
 
     @staticmethod
-    def _restart_prefetching(runner):
+    def _drop_prefetched_batches(runner):
         loop = runner.train_loop
         iterator = getattr(loop, 'dataloader_iterator', None)
-        if iterator is not None and getattr(loop.dataloader, 'num_workers', 0) > 0:
-            loop.dataloader_iterator = type(iterator)(loop.dataloader)
+        if iterator is None or getattr(loop.dataloader, 'num_workers', 0) == 0:
+            return  # no iterator yet (epoch-based loops) or nothing read ahead (no workers)
+        dataloader_cfg = runner.cfg.get('train_dataloader')
+        if not dataloader_cfg:
+            raise RuntimeError('AdvCAMPseudoLabelHook made labels after the dataloader workers started reading; '
+                               'it needs runner.cfg.train_dataloader to rebuild the dataloader. Use num_workers=0 '
+                               'or make the labels first with tools/make_pseudo_labels.py')
+        diff_rank_seed = (runner.cfg.get('randomness') or {}).get('diff_rank_seed', False)
+        stale = getattr(iterator, '_iterator', None)
+        loop.dataloader = runner.build_dataloader(copy.deepcopy(dataloader_cfg), seed=runner.seed,
+                                                  diff_rank_seed=diff_rank_seed)
+        loop.dataloader_iterator = type(iterator)(loop.dataloader)
+        if hasattr(stale, '_shutdown_workers'):
+            stale._shutdown_workers()

@@ -1,6 +1,7 @@
 # DeepLab-v2 on the embedded dataset: the VOC recipe (deeplabv2_voc.py) with the narrow ResNet-18
 # of cls_tinyresnet_embedded.py (16 base channels, output stride 8 with dilations 2/4), 96x96
-# crops and a few hundred iterations, so that it trains in minutes on 2 CPU cores.
+# crops and 600 iterations (about a minute on 2 CPU cores; 52 -> 64 val mIoU from 300 to 600
+# iterations when trained on the ground-truth masks).
 # No ImageNet weights exist for this backbone: it starts from the trained embedded classifier's
 # backbone (the same checkpoint the pseudo-label hook attributes). Run the classifier and IRNet
 # first (tools/pipeline.py does it all), or point the paths elsewhere with --cfg-options:
@@ -43,9 +44,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 # A larger learning rate than DeepLab-v2's 2.5e-4 (the backbone is small and training short).
 optim_wrapper = dict(optimizer=dict(lr=0.01))
-param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=300, by_epoch=False)]
-train_cfg = dict(max_iters=300, val_interval=300)
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=300),
+param_scheduler = [dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=600, by_epoch=False)]
+train_cfg = dict(max_iters=600, val_interval=600)
+default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=600),
                      visualization=dict(type='SegVisualizationHook'))
 custom_hooks = [
     dict(type='AdvCAMPseudoLabelHook',

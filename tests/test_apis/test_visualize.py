@@ -1,4 +1,5 @@
 """Per-image panels (tools/visualize_cams.py): sizes, colours, what is shown, errors."""
+import json
 import os.path as osp
 
 import numpy as np
@@ -7,7 +8,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from advcam_mm.apis.visualize import (colorize_labels, heatmap_overlay, panel_grid, panel_size,
-                                      select_image_ids, visualize_cams)
+                                      parse_seed_thresholds, select_image_ids, visualize_cams)
 from advcam_mm.datasets.embedded_dataset import EMBEDDED_CLASSES
 from advcam_mm.fileio import save_cam_file
 from advcam_mm.fileio.label_png import save_label_png
@@ -73,11 +74,24 @@ def test_tool_writes_panels_with_one_map_folder(embedded_voc_root, tmp_path):
     cam_dir = str(tmp_path / 'maps')
     _write_maps(cam_dir, embedded_voc_root, image_id, blur=4)
     out_dir = str(tmp_path / 'panels')
+    seeds_json = tmp_path / 'advcam_seeds.json'  # as tools/eval_seeds.py --out-json writes it
+    seeds_json.write_text(json.dumps({'best_threshold': 0.2, 'miou': 0.5}))
     result = run_tool(['tools/visualize_cams.py', '--cam-dir', cam_dir, '--cam-name', 'AdvCAM', '--data-root',
-                       embedded_voc_root, '--num', '3', '--out-dir', out_dir, '--seed-threshold', '0.2'])
+                       embedded_voc_root, '--num', '3', '--out-dir', out_dir, '--seed-threshold', str(seeds_json)])
     assert 'wrote 1 panel(s)' in result.stdout  # only one image of the split has maps
     with Image.open(osp.join(out_dir, f'{image_id}.png')) as image:
         assert image.size == panel_size(*panel_grid(2, 1)) == (880, 485)
+
+
+def test_seed_thresholds_from_values_or_eval_seeds_results(tmp_path):
+    results = tmp_path / 'cam_seeds.json'
+    results.write_text(json.dumps({'best_threshold': 0.13}))
+    assert parse_seed_thresholds('0.2') == [0.2] and parse_seed_thresholds([0.1, 0.3]) == [0.1, 0.3]
+    assert parse_seed_thresholds(f'{results}, 0.25') == [0.13, 0.25]
+    with pytest.raises(FileNotFoundError, match='missing.json: seed results file not found'):
+        parse_seed_thresholds(str(tmp_path / 'missing.json'))
+    with pytest.raises(ValueError, match='bad seed threshold'):
+        parse_seed_thresholds('0.1,x')
 
 
 def test_bad_inputs_are_named(embedded_voc_root, tmp_path):

@@ -29,7 +29,7 @@ train_dataloader = dict(
     num_workers=4,
     persistent_workers=True,
     sampler=dict(type='SemiSupervisedSampler', labelled_per_batch=labelled_per_batch,
-                 weak_per_batch=weak_per_batch),
+                 weak_per_batch=weak_per_batch, infinite=True),  # epochs of the weak part, back to back
     dataset=dict(
         type='SemiSupervisedDataset',
         labelled=dict(
