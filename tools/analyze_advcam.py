@@ -13,15 +13,12 @@ values) and prints a table. Per-image partial results are cached under
 ``OUT_DIR/partials``: a rerun (or a resumed, killed run) skips them.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
-import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.dist import get_dist_info, init_dist  # noqa: E402
 
 import advcam_mm  # noqa: E402,F401
 from advcam_mm.apis.analyze_advcam import (analyze_advcam, parse_float_list,  # noqa: E402
@@ -29,7 +26,7 @@ from advcam_mm.apis.analyze_advcam import (analyze_advcam, parse_float_list,  # 
 from advcam_mm.apis.eval_seeds import DEFAULT_THRESHOLDS  # noqa: E402
 from advcam_mm.apis.make_cams import (build_cam_model, label_generation_settings,  # noqa: E402
                                       split_dataset)
-from advcam_mm.apis.runner import load_config  # noqa: E402
+from advcam_mm.apis.runner import init_launcher, load_config  # noqa: E402
 
 
 def parse_args():
@@ -65,11 +62,7 @@ def main():
     if args.data_root:
         cfg.train_dataloader.dataset.data_root = args.data_root
     data_root = cfg.train_dataloader.dataset.data_root
-    if args.launcher != 'none':
-        init_dist(args.launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
-    rank, world_size = get_dist_info()
-    local_rank = int(os.environ.get('LOCAL_RANK', 0))
-    device = args.device or (f'cuda:{local_rank}' if torch.cuda.is_available() else 'cpu')
+    rank, world_size, device = init_launcher(args.launcher, args.device)
     base = label_generation_settings(cfg, method='advcam', steps=args.steps, amp=args.amp)
     if args.scales:
         base['scales'] = tuple(parse_float_list(args.scales, 'scales'))

@@ -9,20 +9,17 @@ Defaults come from the config's ``label_generation`` dict (AdvCAM's: scales
 finished images.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
-import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.dist import get_dist_info, init_dist  # noqa: E402
 
 import advcam_mm  # noqa: E402,F401
 from advcam_mm.apis.make_cams import (build_cam_model, generate_class_maps,  # noqa: E402
                                       label_generation_settings, split_dataset)
-from advcam_mm.apis.runner import load_config  # noqa: E402
+from advcam_mm.apis.runner import init_launcher, load_config  # noqa: E402
 
 
 def parse_args():
@@ -42,11 +39,7 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, launcher=args.launcher)
-    if args.launcher != 'none':
-        init_dist(args.launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
-    rank, world_size = get_dist_info()
-    local_rank = int(os.environ.get('LOCAL_RANK', 0))
-    device = args.device or (f'cuda:{local_rank}' if torch.cuda.is_available() else 'cpu')
+    rank, world_size, device = init_launcher(args.launcher, args.device)
     settings = label_generation_settings(cfg, method=args.method, amp=args.amp)
     model = build_cam_model(cfg, args.checkpoint, device)
     dataset = split_dataset(cfg, args.split)

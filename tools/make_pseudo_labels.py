@@ -11,18 +11,15 @@ on many GPUs without holding a training job (and its collective timeout)
 open, and as the "pseudo masks" stage of ``tools/pipeline.py``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
-import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.dist import get_dist_info, init_dist  # noqa: E402
 
 import advcam_mm  # noqa: E402,F401
-from advcam_mm.apis.runner import load_config  # noqa: E402
+from advcam_mm.apis.runner import init_launcher, load_config  # noqa: E402
 
 
 def parse_args():
@@ -30,6 +27,7 @@ def parse_args():
     parser.add_argument('config', help='segmentation config with an AdvCAMPseudoLabelHook in custom_hooks')
     parser.add_argument('--regenerate', action='store_true',
                         help='replace labels made with other settings instead of refusing them')
+    parser.add_argument('--device', help="default: cuda:LOCAL_RANK if available, else cpu (or the hook's device)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value (MMEngine syntax)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
@@ -47,17 +45,15 @@ def pseudo_label_hook_cfg(cfg, config_path):
 def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, launcher=args.launcher)
-    if args.launcher != 'none':
-        init_dist(args.launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
-    rank, world_size = get_dist_info()
+    rank, world_size, device = init_launcher(args.launcher, args.device)
     from mmengine.registry import init_default_scope
     from mmseg.registry import DATASETS, HOOKS
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     hook_cfg = pseudo_label_hook_cfg(cfg, args.config)
     if args.regenerate:
         hook_cfg['regenerate'] = True
+    if args.device or not hook_cfg.get('device'):
+        hook_cfg['device'] = device
     hook = HOOKS.build(hook_cfg)
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     summary = hook.make_labels(dataset)

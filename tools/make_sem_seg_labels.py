@@ -9,19 +9,16 @@ AdvCAM's defaults (beta 10, exp_times 8, sem_seg_bg_thres 0.25, radius 5,
 maps ** 1.5); the options below override them. A rerun skips finished images.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
-import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.dist import get_dist_info, init_dist  # noqa: E402
 
 import advcam_mm  # noqa: E402,F401
 from advcam_mm.apis.eval_seeds import read_image_ids  # noqa: E402
-from advcam_mm.apis.runner import load_config  # noqa: E402
+from advcam_mm.apis.runner import init_launcher, load_config  # noqa: E402
 from advcam_mm.apis.sem_seg_labels import (build_irnet, make_sem_seg_labels,  # noqa: E402
                                            random_walk_settings)
 
@@ -46,13 +43,7 @@ def parse_args():
 def main():
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, launcher=args.launcher)
-    if args.launcher != 'none':
-        init_dist(args.launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
-    rank, world_size = get_dist_info()
-    local_rank = int(os.environ.get('LOCAL_RANK', 0))
-    device = args.device or (f'cuda:{local_rank}' if torch.cuda.is_available() else 'cpu')
-    if device == 'cpu' and world_size > 1:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))
+    rank, world_size, device = init_launcher(args.launcher, args.device)
     settings = random_walk_settings(cfg, beta=args.beta, exp_times=args.exp_times,
                                     sem_seg_bg_thres=args.sem_seg_bg_thres)
     data_root = args.data_root or cfg.train_dataloader.dataset.data_root

@@ -1,4 +1,4 @@
-"""The whole AdvCAM recipe in one command, resumable: classifier -> AdvCAM -> seeds -> IRN -> masks -> DeepLab-v2 -> test.
+"""The whole AdvCAM recipe in one resumable command: classifier -> AdvCAM -> IRN -> masks -> DeepLab-v2 -> test.
 
     python tools/pipeline.py --preset embedded                       # the embedded dataset, CPU
     python tools/pipeline.py --preset voc --num-procs 8               # PASCAL VOC 2012 on 8 GPUs

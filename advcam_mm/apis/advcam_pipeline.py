@@ -203,8 +203,8 @@ class AdvCAMPipeline:
         test_dir = self.path('segmentor_test')
         test_options = [*self._segmentor_options(), f'model.test_cfg.crf.enabled={self.test_crf}']
         stages.append(Stage(
-            'test', ['python', 'tools/test.py', self.segmentor_config, self.segmentor_checkpoint, '--work-dir', test_dir,
-                     *(['--tta'] if self.test_tta else []), '--cfg-options', *test_options],
+            'test', ['python', 'tools/test.py', self.segmentor_config, self.segmentor_checkpoint,
+                     '--work-dir', test_dir, *(['--tta'] if self.test_tta else []), '--cfg-options', *test_options],
             self.segmentation_json, env=env,
             after=lambda: _collect_test_metrics(test_dir, self.segmentation_json,
                                                 dict(tta=self.test_tta, crf=self.test_crf,

@@ -87,7 +87,9 @@ class PseudoLabelError(RuntimeError):
 def refiner_settings(refiner) -> dict:
     """Full refiner settings from ``'none'``/``'crf'``/``'irn'`` or a dict with ``type``.
 
-    ``none``: ``bg_threshold``; ``crf``: ``bg_threshold``, ``t``, ``gt_prob``;
+    ``none``: ``bg_threshold``; ``crf``: ``bg_threshold``, ``t``, ``gt_prob`` (both ignore
+    ``config``/``checkpoint``, so ``--cfg-options custom_hooks.0.refiner.type=crf`` works on
+    a config whose refiner is IRN's);
     ``irn``: ``config`` and ``checkpoint`` of the IRNet plus optional
     random-walk overrides (``beta``, ``exp_times``, ``sem_seg_bg_thres``,
     ``radius``, ``cam_power``; defaults: the IRNet config's ``random_walk``,
@@ -97,6 +99,9 @@ def refiner_settings(refiner) -> dict:
     kind = refiner.pop('type', None)
     if kind not in REFINERS:
         raise ValueError(f"refiner type must be one of {REFINERS}, got {kind!r}")
+    if kind != 'irn':  # an IRN config switched to seeds by --cfg-options ...refiner.type=crf keeps these
+        refiner.pop('config', None)
+        refiner.pop('checkpoint', None)
     if kind == 'none':
         defaults = dict(bg_threshold=DEFAULT_SEED_BG_THRESHOLD)
     elif kind == 'crf':

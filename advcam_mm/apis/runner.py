@@ -62,3 +62,22 @@ def set_local_rank_env(local_rank):
     """``torch.distributed.launch`` passes ``--local-rank``; torchrun sets ``LOCAL_RANK``."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(local_rank)
+
+
+def init_launcher(launcher='none', device=None):
+    """Start the process group for a per-image tool; return ``(rank, world_size, device)``.
+
+    ``launcher='pytorch'`` under torchrun: NCCL on GPUs, gloo on CPU. The device
+    is ``cuda:LOCAL_RANK`` when CUDA is available, else the CPU, where each of
+    ``world_size`` processes gets its share of the cores.
+    """
+    import torch
+    from mmengine.dist import get_dist_info, init_dist
+    if launcher != 'none':
+        init_dist(launcher, backend='nccl' if torch.cuda.is_available() else 'gloo')
+    rank, world_size = get_dist_info()
+    local_rank = int(os.environ.get('LOCAL_RANK', 0))
+    device = device or (f'cuda:{local_rank}' if torch.cuda.is_available() else 'cpu')
+    if str(device) == 'cpu' and world_size > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))
+    return rank, world_size, device

@@ -61,7 +61,7 @@ class AdvCAMPseudoLabelHook(Hook):
         self.summary = None
 
     def make_labels(self, dataset) -> dict:
-        """Make the labels ``dataset`` reads (what ``before_train`` does; also used by ``tools/make_pseudo_labels.py``)."""
+        """Make the labels ``dataset`` reads: what ``before_train`` does, and ``tools/make_pseudo_labels.py``."""
         self.summary = self.generator.run(dataset)
         return self.summary
 

@@ -26,7 +26,8 @@ def test_stage_order_and_markers(pipeline, tmp_path):
     named = by_name(stages)
     run = str(tmp_path / 'run')
     assert named['classifier'].marker == osp.join(run, 'classifier', 'epoch_3.pth')  # max_epochs override
-    assert named['IRNet'].marker == osp.join(run, 'irn', f'epoch_{_merged_config(pipeline.irn_config, []).train_cfg.max_epochs}.pth')
+    irn_epochs = _merged_config(pipeline.irn_config, []).train_cfg.max_epochs
+    assert named['IRNet'].marker == osp.join(run, 'irn', f'epoch_{irn_epochs}.pth')
     assert named['segmentor'].marker == osp.join(run, 'segmentor', 'iter_50.pth')
     assert named['test'].command[3] == named['segmentor'].marker and '--tta' in named['test'].command
     assert named['test'].marker == osp.join(run, 'segmentation_iter_50_tta_crf.json')
@@ -53,7 +54,8 @@ def test_stages_share_folders_and_label_settings(pipeline):
     assert cfg.model.backbone.init_cfg.checkpoint == pipeline.classifier_checkpoint
     evaluation = named['mask evaluation'].command
     assert evaluation[evaluation.index('--mask-dir') + 1] == masks_dir
-    irn = _merged_config(pipeline.irn_config, named['IRNet'].command[named['IRNet'].command.index('--cfg-options') + 1:])
+    irn_command = named['IRNet'].command
+    irn = _merged_config(pipeline.irn_config, irn_command[irn_command.index('--cfg-options') + 1:])
     assert irn.train_dataloader.dataset.mask_dir == pipeline.path('ir_labels')
 
 

@@ -13,7 +13,7 @@ from mmengine.config import Config
 
 import advcam_mm  # noqa: F401  (registers the components)
 from advcam_mm.apis.make_cams import read_rgb
-from advcam_mm.apis.pseudo_labels import MANIFEST_NAME, MAPS_MANIFEST_NAME, PseudoLabelError
+from advcam_mm.apis.pseudo_labels import MANIFEST_NAME, MAPS_MANIFEST_NAME, PseudoLabelError, refiner_settings
 from advcam_mm.apis.sem_seg_labels import DEFAULT_RANDOM_WALK, build_irnet, pseudo_mask_of_image
 from advcam_mm.core.seeds import seed_with_crf, seeds_from_maps
 from advcam_mm.datasets.embedded_dataset import EMBEDDED_CLASSES
@@ -177,6 +177,11 @@ def test_label_dir_must_be_the_dataset_mask_folder(trained_tiny_classifier, embe
     elsewhere = str(tmp_path / 'elsewhere')
     with pytest.raises(PseudoLabelError, match='reads its masks from'):
         make_hook(trained_tiny_classifier, maps_dir, label_dir=elsewhere).make_labels(dataset)
+    # switching an IRN refiner to seeds with --cfg-options ...refiner.type=crf leaves config/checkpoint behind
+    assert refiner_settings(dict(type='crf', config='irn.py', checkpoint='irn.pth', bg_threshold=0.12)) == dict(
+        type='crf', bg_threshold=0.12, t=10, gt_prob=0.7)
+    with pytest.raises(ValueError, match="unknown settings"):
+        refiner_settings(dict(type='none', t=10))
     with pytest.raises(ValueError, match="refiner type must be one of"):
         make_hook(trained_tiny_classifier, maps_dir, refiner='dense')
     with pytest.raises(ValueError, match="needs the IRNet checkpoint"):
