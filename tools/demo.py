@@ -1,126 +1,109 @@
-"""`make demo`: the AdvCAM pipeline end to end on the embedded dataset, then its evaluation.
+"""`make demo`: the whole AdvCAM recipe on the embedded dataset, on CPU, then one table.
 
-Stages (each skipped when its output exists, so a rerun resumes):
-  1. the embedded VOC-layout dataset (tools/make_embedded_dataset.py)
-  2. the multi-label CAM classifier (tools/train.py)
-  3. CAM maps (train) and AdvCAM maps (train_aug) (tools/make_cams.py)
-  4. seed evaluation with and without dense CRF on train (tools/eval_seeds.py)
-  5. IRN: inter-pixel relation labels, IRNet, random-walk pseudo masks, mask mIoU
-  6. pictures: one panel (tools/visualize_cams.py) and Fig. 6a/b (tools/analyze_advcam.py)
-and prints one table: CAM vs AdvCAM seed, seed+CRF and mask mIoU.
-Outputs go to work_dirs/demo/.
+The stages of ``tools/pipeline.py --preset embedded`` (classifier -> AdvCAM maps
+-> seeds (+CRF) -> IR labels -> IRNet -> pseudo masks -> DeepLab-v2 -> test),
+plus, for the paper's comparisons and pictures:
+  * CAM maps and their seeds (the "CAM" row next to AdvCAM),
+  * CCT trained on the pixel-labelled `train` split plus the pseudo-labelled rest,
+  * one panel (tools/visualize_cams.py) and Fig. 6a/b (tools/analyze_advcam.py).
+Each stage is one of the project's command lines, printed as it runs, and is
+skipped when its output exists, so a rerun resumes. Outputs: work_dirs/demo/.
 """
 import argparse
-import json
 import os.path as osp
 import sys
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from advcam_mm.apis.pipeline import Stage, run_stages  # noqa: E402
+from advcam_mm.apis.advcam_pipeline import AdvCAMPipeline, collect_test_metrics  # noqa: E402
+from advcam_mm.apis.pipeline import Stage, run_stages, touch_when_done  # noqa: E402
 
-CLASSIFIER_CONFIG = 'configs/advcam/cls_tinyresnet_embedded.py'
-IRN_CONFIG = 'configs/advcam/irn_tinyresnet_embedded.py'
-DATA_ROOT = 'data/embedded/VOCdevkit/VOC2012'
+CCT_CONFIG = 'configs/advcam/cct_tinyresnet_embedded_semi.py'
 PANEL_ID = 'train_0003'
 
 
-def distributed(tool_args, num_procs):
-    """``python tool ...``, or the same under torchrun with ``--launcher pytorch``."""
-    if num_procs > 1:
-        return ['python', '-m', 'torch.distributed.run', '--nproc_per_node', str(num_procs),
-                *tool_args, '--launcher', 'pytorch']
-    return ['python', *tool_args]
-
-
-def touch_when_done(path):
-    def touch():
-        open(path, 'w').close()
-    return touch
-
-
-def build_stages(work_dir, num_procs):
-    classifier_dir = osp.join(work_dir, 'classifier')
-    checkpoint = osp.join(classifier_dir, 'epoch_15.pth')
-    cam_dir, advcam_dir = osp.join(work_dir, 'cam_maps'), osp.join(work_dir, 'advcam_maps')
-    ir_label_dir = osp.abspath(osp.join(work_dir, 'ir_labels'))
-    irn_dir = osp.join(work_dir, 'irn')
-    irn_checkpoint = osp.join(irn_dir, 'epoch_20.pth')
-    mask_dir = osp.join(work_dir, 'pseudo_masks')
-    stages = [
-        Stage('dataset', ['python', 'tools/make_embedded_dataset.py', '--out', 'data/embedded'],
-              osp.join(DATA_ROOT, 'embedded_manifest.json')),
-        Stage('classifier', ['python', 'tools/train.py', CLASSIFIER_CONFIG, '--work-dir', classifier_dir],
-              checkpoint),
+def comparison_stages(pipe: AdvCAMPipeline):
+    """CAM maps of the evaluation split and their seeds, scored as AdvCAM's are."""
+    cam_dir = pipe.path('cam_maps')
+    return [
+        Stage('cam maps', pipe._distributed('tools/make_cams.py', [
+            pipe.classifier_config, pipe.classifier_checkpoint, '--out-dir', cam_dir, '--method', 'cam',
+            '--split', pipe.eval_split]), cam_dir + '.done', after=touch_when_done(cam_dir + '.done')),
+        Stage('cam seed evaluation', [
+            'python', 'tools/eval_seeds.py', '--cam-dir', cam_dir, '--data-root', pipe.data_root, '--split',
+            pipe.eval_split, '--crf', '--classes', pipe.classes, '--out-json', pipe.path('cam_seeds.json')],
+            pipe.path('cam_seeds.json')),
     ]
-    # CAM only where it is compared (train); AdvCAM on train_aug, which IRN trains on (train ⊂ train_aug).
-    for method, maps_dir, split in (('cam', cam_dir, 'train'), ('advcam', advcam_dir, 'train_aug')):
-        make_cams = ['tools/make_cams.py', CLASSIFIER_CONFIG, checkpoint, '--out-dir', maps_dir,
-                     '--method', method, '--split', split]
-        stages.append(Stage(f'{method} maps', distributed(make_cams, num_procs), maps_dir + '.done',
-                            after=touch_when_done(maps_dir + '.done')))
-        seeds_json = osp.join(work_dir, f'{method}_seeds.json')
-        stages.append(Stage(f'{method} seeds', [
-            'python', 'tools/eval_seeds.py', '--cam-dir', maps_dir, '--data-root', DATA_ROOT, '--split',
-            'train', '--crf', '--classes', 'embedded', '--out-json', seeds_json], seeds_json))
-    stages += [
-        Stage('IR labels', ['python', 'tools/cams_to_ir_labels.py', '--config', IRN_CONFIG, '--cam-dir',
-                            advcam_dir, '--out-dir', ir_label_dir],
-              ir_label_dir + '.done', after=touch_when_done(ir_label_dir + '.done')),
-        Stage('IRNet', ['python', 'tools/train.py', IRN_CONFIG, '--work-dir', irn_dir, '--cfg-options',
-                        f'model.backbone.init_cfg.checkpoint={checkpoint}',
-                        f'train_dataloader.dataset.mask_dir={ir_label_dir}'], irn_checkpoint),
-        Stage('pseudo masks', distributed(['tools/make_sem_seg_labels.py', IRN_CONFIG, irn_checkpoint,
-                                           '--cam-dir', advcam_dir, '--out-dir', mask_dir, '--split', 'train_aug',
-                                           '--cfg-options', f'model.backbone.init_cfg.checkpoint={checkpoint}'],
-                                          num_procs),
-              mask_dir + '.done', after=touch_when_done(mask_dir + '.done')),
-        Stage('mask mIoU', ['python', 'tools/eval_masks.py', '--mask-dir', mask_dir, '--data-root', DATA_ROOT,
-                            '--split', 'train', '--classes', 'embedded',
-                            '--out-json', osp.join(work_dir, 'masks.json')],
-              osp.join(work_dir, 'masks.json')),
+
+
+def cct_stages(pipe: AdvCAMPipeline):
+    """CCT on `train` (ground truth) + `train_aug` minus `train` (the pipeline's pseudo masks)."""
+    work_dir, test_dir = pipe.path('cct'), pipe.path('cct_test')
+    checkpoint = osp.join(work_dir, 'iter_200.pth')
+    options = [f'train_dataloader.dataset.{part}.data_root={pipe.data_root}' for part in ('labelled', 'weak')]
+    options += [f'{loader}_dataloader.dataset.data_root={pipe.data_root}' for loader in ('val', 'test')]
+    options += [f'train_dataloader.dataset.weak.mask_dir={pipe.path("pseudo_masks")}',
+                f'model.backbone.init_cfg.checkpoint={pipe.classifier_checkpoint}']
+    result = pipe.path('cct_segmentation.json')
+    return [
+        Stage('CCT', pipe._train(CCT_CONFIG, work_dir, options), checkpoint, env=pipe._env()),
+        Stage('CCT test', ['python', 'tools/test.py', CCT_CONFIG, checkpoint, '--work-dir', test_dir,
+                           '--cfg-options', *options], result,
+              after=lambda: collect_test_metrics(test_dir, result, dict(tta=False, crf=False,
+                                                                        checkpoint=checkpoint))),
     ]
-    panel = osp.join(work_dir, 'panels', f'{PANEL_ID}.png')
-    stages.append(Stage('panel', [
-        'python', 'tools/visualize_cams.py', '--cam-dir', cam_dir, '--advcam-dir', advcam_dir,
-        '--data-root', DATA_ROOT, '--ids', PANEL_ID, '--pseudo-dir', mask_dir, '--seed-threshold',
-        ','.join(osp.join(work_dir, f'{m}_seeds.json') for m in ('cam', 'advcam')),
-        '--out-dir', osp.dirname(panel)], panel))
-    analysis_dir = osp.join(work_dir, 'analysis')
-    stages.append(Stage('Fig. 6 analysis', distributed([
-        'tools/analyze_advcam.py', CLASSIFIER_CONFIG, checkpoint, '--data-root', DATA_ROOT, '--split',
-        'train', '--num-images', '20', '--mask-coefs', '0,7', '--out-dir', analysis_dir], num_procs),
-        osp.join(analysis_dir, 'fig6ab.png')))
-    return stages
 
 
-def print_summary(work_dir):
-    def load(name):
-        with open(osp.join(work_dir, name)) as f:
+def picture_stages(pipe: AdvCAMPipeline):
+    panel = pipe.path('panels', f'{PANEL_ID}.png')
+    analysis_dir = pipe.path('analysis')
+    return [
+        Stage('panel', [
+            'python', 'tools/visualize_cams.py', '--cam-dir', pipe.path('cam_maps'), '--advcam-dir',
+            pipe.path('advcam_maps'), '--data-root', pipe.data_root, '--ids', PANEL_ID, '--pseudo-dir',
+            pipe.path('pseudo_masks'), '--seed-threshold',
+            f'{pipe.path("cam_seeds.json")},{pipe.path("seeds.json")}', '--out-dir', osp.dirname(panel)], panel),
+        Stage('Fig. 6 analysis', pipe._distributed('tools/analyze_advcam.py', [
+            pipe.classifier_config, pipe.classifier_checkpoint, '--data-root', pipe.data_root, '--split',
+            pipe.eval_split, '--num-images', '20', '--mask-coefs', '0,7', '--out-dir', analysis_dir]),
+            osp.join(analysis_dir, 'fig6ab.png')),
+    ]
+
+
+def build_stages(pipe: AdvCAMPipeline):
+    stages = pipe.stages()
+    after_seeds = [s.name for s in stages].index('seed evaluation') + 1
+    stages[after_seeds:after_seeds] = comparison_stages(pipe)
+    return stages + cct_stages(pipe) + picture_stages(pipe)
+
+
+def print_summary(pipe: AdvCAMPipeline):
+    import json
+
+    def read(name):
+        with open(pipe.path(name)) as f:
             return json.load(f)
 
-    seeds = {method: load(f'{method}_seeds.json') for method in ('cam', 'advcam')}
-    masks = load('masks.json')
-    print('\nAdvCAM on the embedded dataset, train split (mIoU %):')
-    print(f'{"method":<8} {"bg thr":>6} {"Seed":>7} {"+CRF":>7} {"Mask":>7}')
-    for method, label in (('cam', 'CAM'), ('advcam', 'AdvCAM')):
-        r = seeds[method]
-        mask = f'{100 * masks["miou"]:7.2f}' if method == 'advcam' else f'{"-":>7}'
-        print(f'{label:<8} {r["best_threshold"]:6.2f} {100 * r["miou"]:7.2f} {100 * r["crf_miou"]:7.2f} {mask}')
-    gain = 100 * (seeds['advcam']['miou'] - seeds['cam']['miou'])
-    print(f'AdvCAM - CAM seed: {gain:+.2f} mIoU (paper, VOC 2012 train: CAM 48.8, AdvCAM 55.6 / '
-          '62.1 +CRF / 69.9 mask)')
-    print(f'pictures: {work_dir}/panels/{PANEL_ID}.png, {work_dir}/analysis/fig6ab.png')
+    cam, cct = read('cam_seeds.json'), read('cct_segmentation.json')
+    print('\nAdvCAM on the embedded dataset (mIoU %):')
+    print(f'CAM seed (bg {cam["best_threshold"]:.2f}) {pipe.eval_split}: {100 * cam["miou"]:.2f}, '
+          f'+ CRF: {100 * cam["crf_miou"]:.2f}')
+    print(pipe.summary_table())
+    print(f'CCT (60 pixel-labelled + 100 pseudo-labelled), val: {cct["mIoU"]:.2f}')
+    print('paper, VOC 2012: CAM seed 48.8; AdvCAM seed 55.6, +CRF 62.1, mask 69.9; DeepLab-v2 val 68.1; '
+          'CCT val 77.8')
+    print(f'pictures: {pipe.path("panels", PANEL_ID + ".png")}, {pipe.path("analysis", "fig6ab.png")}')
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', default='work_dirs/demo')
-    parser.add_argument('--num-procs', type=int, default=1, help='processes for map and mask generation')
+    parser.add_argument('--num-procs', type=int, default=1, help='processes per stage')
     args = parser.parse_args()
-    run_stages(build_stages(args.work_dir, args.num_procs), cwd=REPO_ROOT)
-    print_summary(args.work_dir)
+    pipe = AdvCAMPipeline.from_preset('embedded', args.work_dir, num_procs=args.num_procs)
+    run_stages(build_stages(pipe), cwd=REPO_ROOT)
+    print_summary(pipe)
 
 
 if __name__ == '__main__':

@@ -22,7 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from .pipeline import Stage
+from .pipeline import Stage, touch_when_done
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -176,7 +176,7 @@ class AdvCAMPipeline:
                 self.classifier_config, self.classifier_checkpoint, '--out-dir', maps_dir, '--method', 'advcam',
                 '--split', self.label_split, '--cfg-options', *self._data_root_options(('train',)),
                 *[f'label_generation.{k}={_option_value(v)}' for k, v in self.label_generation.items()]]),
-            maps_dir + '.done', env=env, after=_touch(maps_dir + '.done')))
+            maps_dir + '.done', env=env, after=touch_when_done(maps_dir + '.done')))
         stages.append(Stage(
             'seed evaluation', ['python', 'tools/eval_seeds.py', '--cam-dir', maps_dir, '--data-root', self.data_root,
                                 '--split', self.eval_split, '--crf', '--classes', self.classes,
@@ -185,13 +185,13 @@ class AdvCAMPipeline:
         stages.append(Stage(
             'IR labels', ['python', 'tools/cams_to_ir_labels.py', '--config', self.irn_config, '--cam-dir', maps_dir,
                           '--data-root', self.data_root, '--split', self.label_split, '--out-dir', ir_dir],
-            ir_dir + '.done', env=env, after=_touch(ir_dir + '.done')))
+            ir_dir + '.done', env=env, after=touch_when_done(ir_dir + '.done')))
         stages.append(Stage('IRNet', self._train(self.irn_config, self.path('irn'), self._irn_options()),
                             self.irn_checkpoint, env=env))
         stages.append(Stage(
             'pseudo masks', self._distributed('tools/make_pseudo_labels.py', [
                 self.segmentor_config, '--cfg-options', *self._segmentor_options()]),
-            masks_dir + '.done', env=env, after=_touch(masks_dir + '.done')))
+            masks_dir + '.done', env=env, after=touch_when_done(masks_dir + '.done')))
         stages.append(Stage(
             'mask evaluation', ['python', 'tools/eval_masks.py', '--mask-dir', masks_dir, '--data-root', self.data_root,
                                 '--split', self.eval_split, '--classes', self.classes,
@@ -206,7 +206,7 @@ class AdvCAMPipeline:
             'test', ['python', 'tools/test.py', self.segmentor_config, self.segmentor_checkpoint,
                      '--work-dir', test_dir, *(['--tta'] if self.test_tta else []), '--cfg-options', *test_options],
             self.segmentation_json, env=env,
-            after=lambda: _collect_test_metrics(test_dir, self.segmentation_json,
+            after=lambda: collect_test_metrics(test_dir, self.segmentation_json,
                                                 dict(tta=self.test_tta, crf=self.test_crf,
                                                      checkpoint=self.segmentor_checkpoint))))
         return stages
@@ -259,12 +259,6 @@ def _option_value(value) -> str:
     return str(value)
 
 
-def _touch(path):
-    def touch():
-        open(path, 'w').close()
-    return touch
-
-
 def _merged_config(config, options):
     """``config`` with ``key=value`` options applied as ``--cfg-options`` would."""
     from mmengine.config import Config, DictAction
@@ -276,7 +270,7 @@ def _merged_config(config, options):
     return cfg
 
 
-def _collect_test_metrics(test_dir, out_path, test_settings):
+def collect_test_metrics(test_dir, out_path, test_settings):
     """Copy the newest test metrics JSON that mmengine wrote under ``test_dir`` to ``out_path``."""
     from ..fileio.atomic import atomic_write
     candidates = sorted(glob.glob(osp.join(test_dir, '*', '*.json')), key=osp.getmtime)

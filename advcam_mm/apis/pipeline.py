@@ -28,6 +28,13 @@ class Stage:
         return osp.exists(self.marker)
 
 
+def touch_when_done(path: str) -> Callable[[], None]:
+    """A ``Stage.after`` that writes an empty marker file (for tools whose output is a folder)."""
+    def touch():
+        open(path, 'w').close()
+    return touch
+
+
 def run_stage(stage: Stage, cwd: str) -> float:
     """Run ``stage`` unless finished; return the seconds it took (0 when skipped)."""
     if stage.done():

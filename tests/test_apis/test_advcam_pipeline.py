@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 
-from advcam_mm.apis.advcam_pipeline import AdvCAMPipeline, _collect_test_metrics, _merged_config, describe
+from advcam_mm.apis.advcam_pipeline import AdvCAMPipeline, collect_test_metrics, _merged_config, describe
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_summary_table_reads_the_stage_results(pipeline, tmp_path):
         (test_dir / stamp / f'{stamp}.json').write_text(json.dumps({'mIoU': miou, 'aAcc': 88.0}))
         os.utime(test_dir / stamp / f'{stamp}.json', (1e9 + miou, 1e9 + miou))
     assert pipeline.segmentation_json == pipeline.path('segmentation_iter_50_tta_crf.json')
-    _collect_test_metrics(str(test_dir), pipeline.segmentation_json, dict(tta=True, crf=True))
+    collect_test_metrics(str(test_dir), pipeline.segmentation_json, dict(tta=True, crf=True))
     results = pipeline.results()
     assert results['seed'] == pytest.approx(48.12) and results['seed_crf'] == pytest.approx(59.87)
     assert results['mask'] == pytest.approx(65.43) and results['segmentation'] == 31.86
