@@ -10,7 +10,7 @@ import time
 
 from ..core.miou import IGNORE_INDEX, confusion_matrix, iou_from_confusion, mean_iou
 from ..fileio.label_png import label_png_path, load_label_png
-from .eval_seeds import _add_grown, _check_files_exist, _map_images, read_image_ids
+from .eval_seeds import _add_grown, _check_files_exist, _map_images, read_image_ids, resolve_classes
 
 
 def _mask_confusion(image_id, mask_dir, gt_dir, num_classes):
@@ -50,11 +50,7 @@ def evaluate_masks(mask_dir, data_root, split='train', gt_dir='SegmentationClass
         dict with ``miou``, ``iou`` (per class, NaN for a class absent from
         both masks and ground truth), ``class_names``, ``num_images``, ``seconds``.
     """
-    if class_names is not None:
-        class_names = list(class_names)
-        if num_classes is not None and num_classes != len(class_names):
-            raise ValueError(f'num_classes={num_classes} but {len(class_names)} class names given')
-        num_classes = len(class_names)
+    class_names, num_classes = resolve_classes(class_names, num_classes)
     image_ids = read_image_ids(data_root, split)
     gt_dir = os.path.join(data_root, gt_dir)
     _check_files_exist(image_ids, mask_dir, label_png_path, 'pseudo mask',

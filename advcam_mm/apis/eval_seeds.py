@@ -55,6 +55,16 @@ def parse_thresholds(spec):
     return np.round(values.astype(np.float64), 10)
 
 
+def resolve_classes(class_names=None, num_classes=None):
+    """``(class_names or None, num_classes or None)``, consistent: names fix the count."""
+    if class_names is None:
+        return None, num_classes
+    class_names = list(class_names)
+    if num_classes is not None and num_classes != len(class_names):
+        raise ValueError(f'num_classes={num_classes} but {len(class_names)} class names given')
+    return class_names, len(class_names)
+
+
 def read_image_ids(data_root, split):
     """Image ids of ``<data_root>/ImageSets/Segmentation/<split>.txt`` (or of a list file path)."""
     path = split if split.endswith('.txt') and os.path.isfile(split) else os.path.join(
@@ -210,11 +220,7 @@ def evaluate_seeds(cam_dir, data_root, split='train', mask_dir='SegmentationClas
         for a class absent from both ground truth and seeds.
     """
     thresholds = parse_thresholds(thresholds)
-    if class_names is not None:
-        class_names = list(class_names)
-        if num_classes is not None and num_classes != len(class_names):
-            raise ValueError(f'num_classes={num_classes} but {len(class_names)} class names given')
-        num_classes = len(class_names)
+    class_names, num_classes = resolve_classes(class_names, num_classes)
     image_ids = read_image_ids(data_root, split)
     gt_dir = os.path.join(data_root, mask_dir)
     _check_files_exist(image_ids, cam_dir, cam_file_path, 'class-map file',

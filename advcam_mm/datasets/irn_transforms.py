@@ -12,11 +12,10 @@ target size, not the image's own size, so it does not fit.
 """
 import numpy as np
 from mmcv.transforms import BaseTransform
-from PIL import Image
 
 from mmseg.registry import TRANSFORMS
 
-from .transforms import _resize
+from .transforms import rescale_results
 
 
 @TRANSFORMS.register_module()
@@ -38,18 +37,7 @@ class RandomRescale(BaseTransform):
     def transform(self, results):
         low, high = self.scale_range
         scale = low + np.random.random() * (high - low)
-        img = results['img']
-        h, w = img.shape[:2]
-        new_h, new_w = max(1, int(np.round(h * scale))), max(1, int(np.round(w * scale)))
-        results['img'] = _resize(img, (new_w, new_h), Image.BICUBIC)
-        for key in results.get('seg_fields', []):
-            if results.get(key) is not None:
-                results[key] = _resize(results[key], (new_w, new_h), Image.NEAREST)
-        results['img_shape'] = (new_h, new_w)
-        old = results.get('scale_factor', (1.0, 1.0))
-        results['scale_factor'] = (old[0] * new_w / w, old[1] * new_h / h)
-        results['keep_ratio'] = True
-        return results
+        return rescale_results(results, scale)
 
     def __repr__(self):
         return f'{type(self).__name__}(scale_range={self.scale_range})'

@@ -50,6 +50,22 @@ def _resize(array, size_wh, resample):
     return cv2.resize(array, size_wh, interpolation=flag)
 
 
+def rescale_results(results, scale):
+    """Resize ``results['img']`` (PIL bicubic) and its seg maps (nearest) by ``scale``, as IRN's
+    ``pil_rescale``, and keep ``img_shape`` / ``scale_factor`` / ``keep_ratio`` up to date."""
+    h, w = results['img'].shape[:2]
+    new_h, new_w = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    results['img'] = _resize(results['img'], (new_w, new_h), Image.BICUBIC)
+    for key in results.get('seg_fields', []):
+        if results.get(key) is not None:
+            results[key] = _resize(results[key], (new_w, new_h), Image.NEAREST)
+    results['img_shape'] = (new_h, new_w)
+    old = results.get('scale_factor', (1.0, 1.0))
+    results['scale_factor'] = (old[0] * new_w / w, old[1] * new_h / h)
+    results['keep_ratio'] = True
+    return results
+
+
 @TRANSFORMS.register_module()
 class RandomResizeLong(BaseTransform):
     """Resize so that the long side is a random integer in [min_long, max_long] (IRN's ``random_resize_long``).
@@ -67,20 +83,8 @@ class RandomResizeLong(BaseTransform):
         self.max_long = int(max_long)
 
     def transform(self, results):
-        img = results['img']
-        h, w = img.shape[:2]
         target_long = int(np.random.randint(self.min_long, self.max_long + 1))
-        scale = target_long / max(h, w)
-        new_h, new_w = int(round(h * scale)), int(round(w * scale))
-        results['img'] = _resize(img, (new_w, new_h), Image.BICUBIC)
-        for key in results.get('seg_fields', []):
-            if results.get(key) is not None:
-                results[key] = _resize(results[key], (new_w, new_h), Image.NEAREST)
-        results['img_shape'] = (new_h, new_w)
-        old = results.get('scale_factor', (1.0, 1.0))
-        results['scale_factor'] = (old[0] * new_w / w, old[1] * new_h / h)
-        results['keep_ratio'] = True
-        return results
+        return rescale_results(results, target_long / max(results['img'].shape[:2]))
 
     def __repr__(self):
         return f'{type(self).__name__}(min_long={self.min_long}, max_long={self.max_long})'
