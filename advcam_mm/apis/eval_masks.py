@@ -10,7 +10,7 @@ import time
 
 from ..core.miou import IGNORE_INDEX, confusion_matrix, iou_from_confusion, mean_iou
 from ..fileio.label_png import label_png_path, load_label_png
-from .eval_seeds import _add_grown, _check_files_exist, _map_images, read_image_ids, resolve_classes
+from .eval_seeds import add_grown, check_files_exist, map_images, read_image_ids, resolve_classes
 
 
 def _mask_confusion(image_id, mask_dir, gt_dir, num_classes):
@@ -53,14 +53,14 @@ def evaluate_masks(mask_dir, data_root, split='train', gt_dir='SegmentationClass
     class_names, num_classes = resolve_classes(class_names, num_classes)
     image_ids = read_image_ids(data_root, split)
     gt_dir = os.path.join(data_root, gt_dir)
-    _check_files_exist(image_ids, mask_dir, label_png_path, 'pseudo mask',
+    check_files_exist(image_ids, mask_dir, label_png_path, 'pseudo mask',
                        ' (run tools/make_sem_seg_labels.py first)')
-    _check_files_exist(image_ids, gt_dir, label_png_path, 'ground-truth mask')
+    check_files_exist(image_ids, gt_dir, label_png_path, 'ground-truth mask')
     start = time.perf_counter()
     work = functools.partial(_mask_confusion, mask_dir=mask_dir, gt_dir=gt_dir, num_classes=num_classes)
     total = None
-    for counts in _map_images(work, image_ids, num_workers, start_method, progress):
-        total = _add_grown(total, counts)
+    for counts in map_images(work, image_ids, num_workers, start_method, progress):
+        total = add_grown(total, counts)
     if class_names is None:
         class_names = ['background'] + [f'class_{i}' for i in range(1, total.shape[-1])]
     iou = iou_from_confusion(total)

@@ -131,7 +131,7 @@ def _crf_image(image_id, cam_dir, gt_dir, image_dir, threshold, num_classes):
     return confusion_matrix(seeds, gt, n)
 
 
-def _add_grown(total, counts):
+def add_grown(total, counts):
     """``total + counts`` over the last two (class) axes, growing either to the larger size."""
     if total is None:
         return counts.copy()
@@ -152,7 +152,7 @@ def _init_worker():
         sys.modules['torch'].set_num_threads(1)
 
 
-def _map_images(function, image_ids, num_workers, start_method, progress):
+def map_images(function, image_ids, num_workers, start_method, progress):
     """Yield ``function(image_id)`` for every id (any order), in workers when ``num_workers > 1``."""
     bar = None
     if progress:
@@ -183,7 +183,8 @@ def _map_images(function, image_ids, num_workers, start_method, progress):
             bar.file.flush()
 
 
-def _check_files_exist(image_ids, folder, path_of, what, hint=''):
+def check_files_exist(image_ids, folder, path_of, what, hint=''):
+    """Fail before any work when a file is missing, naming the first and counting the rest."""
     missing = [path_of(folder, i) for i in image_ids if not os.path.isfile(path_of(folder, i))]
     if missing:
         more = f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''
@@ -223,22 +224,22 @@ def evaluate_seeds(cam_dir, data_root, split='train', mask_dir='SegmentationClas
     class_names, num_classes = resolve_classes(class_names, num_classes)
     image_ids = read_image_ids(data_root, split)
     gt_dir = os.path.join(data_root, mask_dir)
-    _check_files_exist(image_ids, cam_dir, cam_file_path, 'class-map file',
+    check_files_exist(image_ids, cam_dir, cam_file_path, 'class-map file',
                        ' (run tools/make_cams.py first)')
-    _check_files_exist(image_ids, gt_dir, lambda d, i: os.path.join(d, f'{i}.png'),
+    check_files_exist(image_ids, gt_dir, lambda d, i: os.path.join(d, f'{i}.png'),
                        'ground-truth mask')
     if crf:
-        _check_files_exist(image_ids, os.path.join(data_root, image_dir),
+        check_files_exist(image_ids, os.path.join(data_root, image_dir),
                            lambda d, i: os.path.join(d, f'{i}.jpg'), 'image')
 
     start = time.perf_counter()
     sweep = functools.partial(_sweep_image, cam_dir=cam_dir, gt_dir=gt_dir,
                               thresholds=thresholds, num_classes=num_classes)
     total = None
-    for counts in _map_images(sweep, image_ids, num_workers, start_method, progress):
-        total = _add_grown(total, counts)
+    for counts in map_images(sweep, image_ids, num_workers, start_method, progress):
+        total = add_grown(total, counts)
     if num_classes is not None:
-        total = _add_grown(total, np.zeros((len(thresholds), num_classes, num_classes), np.int64))
+        total = add_grown(total, np.zeros((len(thresholds), num_classes, num_classes), np.int64))
     seconds = {'seed': time.perf_counter() - start}
     if class_names is None:
         class_names = ['background'] + [f'class_{i}' for i in range(1, total.shape[-1])]
@@ -264,8 +265,8 @@ def evaluate_seeds(cam_dir, data_root, split='train', mask_dir='SegmentationClas
                                    image_dir=os.path.join(data_root, image_dir),
                                    threshold=threshold, num_classes=num_classes)
         crf_total = np.zeros((len(class_names), len(class_names)), np.int64)
-        for counts in _map_images(refine, image_ids, num_workers, start_method, progress):
-            crf_total = _add_grown(crf_total, counts)
+        for counts in map_images(refine, image_ids, num_workers, start_method, progress):
+            crf_total = add_grown(crf_total, counts)
         seconds['crf'] = time.perf_counter() - start
         result.update(crf_threshold=threshold, crf_miou=float(mean_iou(crf_total)),
                       crf_iou=[float(v) for v in iou_from_confusion(crf_total)])

@@ -15,7 +15,7 @@ import time
 from ..core.ir_label import CONF_BG_THRES, CONF_FG_THRES, inter_pixel_relation_label
 from ..fileio.cam_files import cam_file_path, load_cam_file
 from ..fileio.label_png import label_png_path, remove_stale_temp_files, save_label_png
-from .eval_seeds import _check_files_exist, _map_images, read_image_ids
+from .eval_seeds import check_files_exist, map_images, read_image_ids
 from .make_cams import read_rgb
 
 #: AdvCAM's thresholds (``run_sample.py``); a config's ``ir_labels`` dict overrides them
@@ -86,11 +86,11 @@ def make_ir_labels(cam_dir, data_root, out_dir, split='train_aug', conf_fg_thres
     os.makedirs(out_dir, exist_ok=True)
     remove_stale_temp_files(out_dir, [label_png_path(out_dir, i) for i in todo])
     image_dir = os.path.join(data_root, image_dir)
-    _check_files_exist(todo, cam_dir, cam_file_path, 'class-map file', ' (run tools/make_cams.py first)')
-    _check_files_exist(todo, image_dir, lambda d, i: os.path.join(d, f'{i}.jpg'), 'image')
+    check_files_exist(todo, cam_dir, cam_file_path, 'class-map file', ' (run tools/make_cams.py first)')
+    check_files_exist(todo, image_dir, lambda d, i: os.path.join(d, f'{i}.jpg'), 'image')
     start = time.perf_counter()
     work = functools.partial(_ir_label_of_image, cam_dir=cam_dir, image_dir=image_dir, out_dir=out_dir,
                              conf_fg_thres=conf_fg_thres, conf_bg_thres=conf_bg_thres)
-    written = sum(1 for _ in _map_images(work, todo, num_workers, start_method, progress)) if todo else 0
+    written = sum(1 for _ in map_images(work, todo, num_workers, start_method, progress)) if todo else 0
     return {'written': written, 'skipped': len(image_ids) - len(todo),
             'seconds': time.perf_counter() - start, 'out_dir': out_dir}

@@ -21,7 +21,7 @@ from ..core.pair_indices import INFERENCE_RADIUS
 from ..core.random_walk import BETA, CAM_POWER, EXP_TIMES, SEM_SEG_BG_THRES, refine_with_random_walk
 from ..fileio.cam_files import cam_file_path, load_cam_file
 from ..fileio.label_png import label_png_path, remove_stale_temp_files, save_label_png
-from .eval_seeds import _check_files_exist
+from .eval_seeds import check_files_exist
 from .make_cams import normalise_image, read_rgb
 from .progress import RankZeroProgress
 
@@ -93,8 +93,8 @@ def make_sem_seg_labels(model, image_ids, image_dir: str, cam_dir: str, out_dir:
     mine = list(image_ids)[rank::world_size]
     todo = [i for i in mine if not os.path.exists(label_png_path(out_dir, i))]
     remove_stale_temp_files(out_dir, [label_png_path(out_dir, i) for i in todo])
-    _check_files_exist(todo, cam_dir, cam_file_path, 'class-map file', ' (run tools/make_cams.py first)')
-    _check_files_exist(todo, image_dir, lambda d, i: os.path.join(d, f'{i}.jpg'), 'image')
+    check_files_exist(todo, cam_dir, cam_file_path, 'class-map file', ' (run tools/make_cams.py first)')
+    check_files_exist(todo, image_dir, lambda d, i: os.path.join(d, f'{i}.jpg'), 'image')
     progress = RankZeroProgress(len(mine), rank, enabled=show_progress, title='random walk')
     for _ in range(len(mine) - len(todo)):
         progress.update(skipped=True)
