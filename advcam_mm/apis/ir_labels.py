@@ -17,6 +17,7 @@ from ..fileio.cam_files import cam_file_path, load_cam_file
 from ..fileio.label_png import label_png_path, remove_stale_temp_files, save_label_png
 from .eval_seeds import check_files_exist, map_images, read_image_ids
 from .make_cams import read_rgb
+from .runner import settings_from_config
 
 #: AdvCAM's thresholds (``run_sample.py``); a config's ``ir_labels`` dict overrides them
 #: (IRN's own are ``conf_fg_thres=0.30, conf_bg_thres=0.05``).
@@ -25,14 +26,7 @@ DEFAULT_IR_LABELS = dict(conf_fg_thres=CONF_FG_THRES, conf_bg_thres=CONF_BG_THRE
 
 def ir_label_settings(cfg=None, **overrides) -> dict:
     """Defaults, then the config's ``ir_labels`` dict, then explicit (non-None) overrides."""
-    settings = dict(DEFAULT_IR_LABELS)
-    if cfg is not None:
-        settings.update(dict(cfg.get('ir_labels', {}) or {}))
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = set(settings) - set(DEFAULT_IR_LABELS)
-    if unknown:
-        raise ValueError(f'unknown ir_labels settings {sorted(unknown)}; known: {sorted(DEFAULT_IR_LABELS)}')
-    return settings
+    return settings_from_config(cfg, 'ir_labels', DEFAULT_IR_LABELS, **overrides)
 
 
 def ir_label_dir_of(cfg) -> str:

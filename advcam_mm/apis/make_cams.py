@@ -19,6 +19,7 @@ from ..core.advcam import advcam_maps
 from ..core.cam import multiscale_cam
 from ..fileio.cam_files import cam_file_path, save_cam_file
 from .progress import RankZeroProgress
+from .runner import build_inference_model, settings_from_config
 
 #: AdvCAM's defaults (``obtain_CAM_masking.py``); configs override them under ``label_generation``.
 DEFAULT_LABEL_GENERATION = dict(method='advcam', scales=(1.0, 0.5, 1.5, 2.0), flip=True, steps=27,
@@ -28,31 +29,18 @@ DEFAULT_LABEL_GENERATION = dict(method='advcam', scales=(1.0, 0.5, 1.5, 2.0), fl
 
 def label_generation_settings(cfg, **overrides) -> dict:
     """Defaults, then the config's ``label_generation`` dict, then explicit overrides."""
-    settings = dict(DEFAULT_LABEL_GENERATION)
-    settings.update(dict(cfg.get('label_generation', {}) or {}))
-    settings.update({k: v for k, v in overrides.items() if v is not None})
+    settings = settings_from_config(cfg, 'label_generation', DEFAULT_LABEL_GENERATION, **overrides)
     if settings['method'] not in ('cam', 'advcam'):
         raise ValueError(f"label_generation.method must be 'cam' or 'advcam', got {settings['method']!r}")
     return settings
 
 
 def build_cam_model(cfg, checkpoint: Optional[str], device='cpu'):
-    """Build the classifier of ``cfg.model`` and load ``checkpoint`` (eval mode, no grads kept)."""
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.get('backbone', {}).pop('init_cfg', None)  # the checkpoint replaces ImageNet weights
-    model = MODELS.build(model_cfg)
-    if checkpoint is not None:
-        if not os.path.isfile(checkpoint):
-            raise FileNotFoundError(f'{checkpoint}: classifier checkpoint not found')
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    if not hasattr(model, 'cam_features') or not hasattr(model, 'cam_weight'):
-        raise TypeError(f'{type(model).__name__} does not provide cam_features/cam_weight '
-                        '(wrap a torchvision classifier with TorchvisionCAMAdapter)')
-    return model.to(device).eval()
+    """The classifier of ``cfg.model`` with ``checkpoint``, in eval mode, offering the CAM protocol."""
+    try:
+        return build_inference_model(cfg, checkpoint, device, 'classifier', ('cam_features', 'cam_weight'))
+    except TypeError as error:
+        raise TypeError(f'{error} (wrap a torchvision classifier with TorchvisionCAMAdapter)') from error
 
 
 def split_dataset(cfg, split: Optional[str] = None):

@@ -81,3 +81,46 @@ def init_launcher(launcher='none', device=None):
     if str(device) == 'cpu' and world_size > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))
     return rank, world_size, device
+
+
+def settings_from_config(cfg, key, defaults, **overrides) -> dict:
+    """``defaults``, then the config's ``key`` dict, then explicit (non-None) overrides.
+
+    One rule for every stage's parameters (``label_generation``, ``ir_labels``,
+    ``random_walk``), so the config stays their one source; an unknown name is
+    refused instead of silently ignored.
+    """
+    settings = dict(defaults)
+    if cfg is not None:
+        settings.update(dict(cfg.get(key, {}) or {}))
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(settings) - set(defaults)
+    if unknown:
+        raise ValueError(f'unknown {key} settings {sorted(unknown)}; known: {sorted(defaults)}')
+    return settings
+
+
+def build_inference_model(cfg, checkpoint, device='cpu', what='model', required=()):
+    """Build ``cfg.model``, load ``checkpoint`` and return it on ``device`` in eval mode.
+
+    The backbone's ``init_cfg`` is dropped (the checkpoint holds the trained
+    weights, so no ImageNet download); ``required`` names the methods the
+    caller needs, checked with an error that says what the model lacks.
+    """
+    import copy
+
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import load_checkpoint
+    from mmseg.registry import MODELS
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.get('backbone', {}).pop('init_cfg', None)
+    model = MODELS.build(model_cfg)
+    missing = [name for name in required if not hasattr(model, name)]
+    if missing:
+        raise TypeError(f'{type(model).__name__} is not a usable {what}: it lacks {", ".join(missing)}')
+    if checkpoint is not None:
+        if not os.path.isfile(checkpoint):
+            raise FileNotFoundError(f'{checkpoint}: {what} checkpoint not found (train it with tools/train.py)')
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    return model.to(device).eval()

@@ -9,7 +9,6 @@ the result is one palette PNG of class ids per image
 ids (``ids[rank::world_size]``), finished files are skipped, writes are
 atomic and a barrier ends the call, so N processes make the files one would.
 """
-import copy
 import os
 import time
 from typing import Optional
@@ -24,6 +23,7 @@ from ..fileio.label_png import label_png_path, remove_stale_temp_files, save_lab
 from .eval_seeds import check_files_exist
 from .make_cams import normalise_image, read_rgb
 from .progress import RankZeroProgress
+from .runner import build_inference_model, settings_from_config
 
 #: AdvCAM's random-walk settings (``run_sample.py``, ``step/make_sem_seg_labels.py``);
 #: a config's ``random_walk`` dict overrides them.
@@ -33,32 +33,12 @@ DEFAULT_RANDOM_WALK = dict(beta=BETA, exp_times=EXP_TIMES, sem_seg_bg_thres=SEM_
 
 def random_walk_settings(cfg=None, **overrides) -> dict:
     """Defaults, then the config's ``random_walk`` dict, then explicit (non-None) overrides."""
-    settings = dict(DEFAULT_RANDOM_WALK)
-    if cfg is not None:
-        settings.update(dict(cfg.get('random_walk', {}) or {}))
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = set(settings) - set(DEFAULT_RANDOM_WALK)
-    if unknown:
-        raise ValueError(f'unknown random_walk settings {sorted(unknown)}; known: {sorted(DEFAULT_RANDOM_WALK)}')
-    return settings
+    return settings_from_config(cfg, 'random_walk', DEFAULT_RANDOM_WALK, **overrides)
 
 
 def build_irnet(cfg, checkpoint: Optional[str], device='cpu'):
     """Build ``cfg.model`` (an IRNet) and load ``checkpoint``; eval mode."""
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.get('backbone', {}).pop('init_cfg', None)  # the checkpoint holds the backbone too
-    model = MODELS.build(model_cfg)
-    if not hasattr(model, 'boundary_and_displacement'):
-        raise TypeError(f'{type(model).__name__} is not an IRNet (no boundary_and_displacement)')
-    if checkpoint is not None:
-        if not os.path.isfile(checkpoint):
-            raise FileNotFoundError(f'{checkpoint}: IRNet checkpoint not found (train it with tools/train.py)')
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    return model.to(device).eval()
+    return build_inference_model(cfg, checkpoint, device, 'IRNet', ('boundary_and_displacement',))
 
 
 def pseudo_mask_of_image(model, image_rgb, maps, settings, mean, std, device='cpu', name='image'):

@@ -15,13 +15,12 @@ classifier_checkpoint = 'work_dirs/cls_tinyresnet_embedded/epoch_15.pth'
 
 _base_ = [
     '../_base_/models/cct_r50.py', '../_base_/datasets/voc_semi.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/cct_poly_80ep.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/cct_poly_80ep.py',
+    '../_base_/datasets/embedded_metainfo.py'
 ]
-data_root = 'data/embedded/VOCdevkit/VOC2012'
+data_root = {{_base_.embedded_data_root}}
 pseudo_label_dir = '{{ fileDirname }}/../../work_dirs/pseudo_labels/embedded'
-metainfo = dict(
-    classes=('background', 'beetle', 'kite', 'lantern', 'snail'),
-    palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128]])
+metainfo = {{_base_.embedded_metainfo}}
 crop_size = 128
 labelled_per_batch = 4
 weak_per_batch = 4

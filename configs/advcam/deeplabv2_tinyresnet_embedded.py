@@ -13,12 +13,10 @@ irn_config = '{{ fileDirname }}/irn_tinyresnet_embedded.py'
 irn_checkpoint = 'work_dirs/irn_tinyresnet_embedded/epoch_3.pth'
 advcam_maps_dir = 'work_dirs/advcam_maps/embedded_train_aug'
 
-_base_ = ['./deeplabv2_voc.py']
-data_root = 'data/embedded/VOCdevkit/VOC2012'
+_base_ = ['./deeplabv2_voc.py', '../_base_/datasets/embedded_metainfo.py']
+data_root = {{_base_.embedded_data_root}}
 pseudo_label_dir = '{{ fileDirname }}/../../work_dirs/pseudo_labels/embedded'
-metainfo = dict(
-    classes=('background', 'beetle', 'kite', 'lantern', 'snail'),
-    palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128]])
+metainfo = {{_base_.embedded_metainfo}}
 crop_size = (96, 96)
 model = dict(
     data_preprocessor=dict(size=crop_size),

@@ -9,8 +9,16 @@ from mmseg.registry import HOOKS
 
 @HOOKS.register_module()
 class DumpRankParametersHook(Hook):
+    """Saves ``rank<r>_initial.pth`` before training and ``rank<r>_params.pth`` after it."""
+
+    @staticmethod
+    def _dump(runner, name):
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        params = {key: p.detach().cpu().clone() for key, p in model.named_parameters()}
+        torch.save(params, osp.join(runner.work_dir, f'rank{get_rank()}_{name}.pth'))
+
+    def before_train(self, runner):
+        self._dump(runner, 'initial')
 
     def after_train(self, runner):
-        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        params = {name: p.detach().cpu().clone() for name, p in model.named_parameters()}
-        torch.save(params, osp.join(runner.work_dir, f'rank{get_rank()}_params.pth'))
+        self._dump(runner, 'params')

@@ -64,11 +64,10 @@ def test_dist_train_two_processes_train_in_step(embedded_voc_root, tmp_path):
     assert 'Distributed training: True' in log
     rank0 = torch.load(osp.join(work_dir, 'rank0_params.pth'), weights_only=True)
     rank1 = torch.load(osp.join(work_dir, 'rank1_params.pth'), weights_only=True)
-    assert rank0.keys() == rank1.keys()
-
-
+    initial = torch.load(osp.join(work_dir, 'rank0_initial.pth'), weights_only=True)
+    assert rank0.keys() == rank1.keys() == initial.keys()
     for name in rank0:
         torch.testing.assert_close(rank0[name], rank1[name], rtol=0, atol=1e-6, msg=name)
-
-    assert glob.glob(osp.join(work_dir, '*.pth'))
+    # ... and they did train: equal weights are not merely the untouched initial ones.
+    assert any(not torch.equal(rank0[name], initial[name]) for name in rank0)
     assert len(glob.glob(osp.join(work_dir, 'epoch_*.pth'))) == 1

@@ -1,10 +1,8 @@
 # The embedded default dataset (tools/make_embedded_dataset.py) in VOC layout: the VOC
 # classification dataset with only data_root, the class list and image sizes changed.
-_base_ = ['./voc_cls.py']
-data_root = 'data/embedded/VOCdevkit/VOC2012'
-metainfo = dict(
-    classes=('background', 'beetle', 'kite', 'lantern', 'snail'),
-    palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128]])
+_base_ = ['./voc_cls.py', './embedded_metainfo.py']
+data_root = {{_base_.embedded_data_root}}
+metainfo = {{_base_.embedded_metainfo}}
 crop_size = 128
 train_pipeline = [
     dict(type='LoadImageWithCheck'),

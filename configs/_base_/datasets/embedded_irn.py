@@ -1,11 +1,9 @@
 # IRNet training data on the embedded dataset (tools/make_embedded_dataset.py): the VOC recipe
 # with only data_root, the class list, the IR-label folder and the crop size changed.
-_base_ = ['./voc_irn.py']
-data_root = 'data/embedded/VOCdevkit/VOC2012'
+_base_ = ['./voc_irn.py', './embedded_metainfo.py']
+data_root = {{_base_.embedded_data_root}}
 ir_label_dir = '{{ fileDirname }}/../../../work_dirs/ir_label/embedded'
-metainfo = dict(
-    classes=('background', 'beetle', 'kite', 'lantern', 'snail'),
-    palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128]])
+metainfo = {{_base_.embedded_metainfo}}
 crop_size = 128
 train_pipeline = [
     dict(type='LoadImageWithCheck'),
