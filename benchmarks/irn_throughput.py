@@ -1,6 +1,6 @@
 """IRN stage speed and memory: IRNet training iterations and random-walk pseudo masks.
 
-  (a) training: ``--iters`` steps of IRNet from ``configs/advcam/irn_resnet50_voc.py`` (random
+  (a) training: ``--iters`` steps of IRNet from ``configs/advcam/irnet_r50_3ep_voc12aug.py`` (random
       weights, random images, random blocky IR labels) at the config's batch and crop (IRN: 32 x
       512), the config's optimizer; prints s/iteration, images/s and peak memory;
   (b) inference: per image, the flip-averaged boundary map and the random walk
@@ -26,7 +26,7 @@ import torch  # noqa: E402
 import advcam_mm  # noqa: E402,F401
 from advcam_mm.core.random_walk import refine_with_random_walk  # noqa: E402
 
-CONFIG = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'configs', 'advcam', 'irn_resnet50_voc.py')
+CONFIG = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'configs', 'advcam', 'irnet_r50_3ep_voc12aug.py')
 
 
 def peak_memory_mib(device):

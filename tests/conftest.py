@@ -37,7 +37,7 @@ def mmseg_scope():
 
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_CLASSIFIER_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'cls_tinyresnet_embedded.py')
+TINY_CLASSIFIER_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'cam_r18-w16_15ep_embedded.py')
 
 
 def tool_env(num_threads=1):

@@ -5,7 +5,7 @@ Example:
 """
 import argparse
 
-from advcam_mm.apis.progress import RankZeroProgress
+from advcam_mm.stages.progress import RankZeroProgress
 from advcam_mm.datasets.cls_labels import make_cls_labels_file
 
 

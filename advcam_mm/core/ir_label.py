@@ -14,6 +14,7 @@ IRN's own 0.30 / 0.05.
 """
 import numpy as np
 
+from .labels import IGNORE_INDEX
 from .seeds import seed_with_crf
 
 # AdvCAM's run_sample.py defaults.
@@ -22,7 +23,6 @@ CONF_BG_THRES = 0.15
 # IRN's run_sample.py defaults (for CAMs).
 IRN_CONF_FG_THRES = 0.30
 IRN_CONF_BG_THRES = 0.05
-IGNORE_INDEX = 255
 
 
 def combine_confident_regions(fg_conf, bg_conf, ignore_index=IGNORE_INDEX):

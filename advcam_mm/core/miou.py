@@ -8,7 +8,7 @@ defined (present in the ground truth or the prediction).
 """
 import numpy as np
 
-IGNORE_INDEX = 255
+from .labels import IGNORE_INDEX
 
 
 def _valid_pairs(pred, gt, num_classes, ignore_index):

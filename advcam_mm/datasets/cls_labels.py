@@ -16,53 +16,16 @@ import os
 import os.path as osp
 
 import numpy as np
-from PIL import Image
 
+from advcam_mm.core.labels import IGNORE_INDEX
 from advcam_mm.fileio.atomic import atomic_save_npy
-
-IGNORE_INDEX = 255
+from advcam_mm.fileio.label_png import load_label_png
 
 
 def _irn_int_key(image_id):
     """IRN's integer key for a VOC id ('2007_000032' -> 2007000032), or None."""
     digits = str(image_id).replace('_', '')
     return int(digits) if digits.isdigit() else None
-
-
-def validate_class_index_mask(mask, num_classes, path, ignore_index=IGNORE_INDEX):
-    """Raise ``ValueError`` naming ``path`` unless ``mask`` is a 2-D class-index map.
-
-    Valid values are ``0 .. num_classes - 1`` (0 = background) and
-    ``ignore_index`` (VOC's 255 'void' border), the convention of VOC's
-    ``SegmentationClass``/``SegmentationClassAug`` PNGs.
-    """
-    mask = np.asarray(mask)
-    if mask.ndim != 2:
-        raise ValueError(
-            f'mask {path} has shape {mask.shape}: expected a single-channel '
-            f'(H, W) PNG of class indices (palette or grayscale), not a '
-            f'colour-coded image')
-    values = np.unique(mask)
-    bad = values[((values < 0) | (values >= num_classes)) & (values != ignore_index)]
-    if bad.size:
-        raise ValueError(
-            f'mask {path} has values {bad.tolist()[:10]} outside the class '
-            f'indices 0..{num_classes - 1} and the ignore index {ignore_index} '
-            f'({num_classes} classes)')
-    return values
-
-
-def read_class_index_mask(path, num_classes, ignore_index=IGNORE_INDEX):
-    """Read a VOC class-index PNG as a uint8/int (H, W) array and validate its values."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'mask file not found: {path}')
-    try:
-        with Image.open(path) as image:
-            mask = np.array(image)
-    except Exception as e:  # PIL raises several types for corrupt files
-        raise OSError(f'cannot read mask {path}: {e}') from e
-    validate_class_index_mask(mask, num_classes, path, ignore_index)
-    return mask
 
 
 def class_labels_of_mask(mask, num_classes, ignore_index=IGNORE_INDEX):
@@ -87,7 +50,7 @@ def cls_labels_from_masks(mask_dir, ids, num_classes, suffix='.png', ignore_inde
     labels = {}
     for image_id in ids:
         path = osp.join(mask_dir, str(image_id) + suffix)
-        mask = read_class_index_mask(path, num_classes, ignore_index)
+        mask = load_label_png(path, 'mask', num_classes, ignore_index)
         labels[str(image_id)] = class_labels_of_mask(mask, num_classes, ignore_index)
     return labels
 

@@ -422,3 +422,13 @@ def _generate_into(root, params):
     manifest = dict(params=params, splits=splits, images_sha256=digest.hexdigest())
     _write(osp.join(root, MANIFEST_NAME), json.dumps(manifest, indent=1).encode())
     return splits
+
+
+def generation_params(num_train=160, num_val=40, num_train_subset=60, image_size=128, seed=0):
+    """The parameters :func:`make_embedded_voc` records for these arguments (its defaults otherwise)."""
+    return _expected_params(num_train, max(1, min(num_train_subset, num_train)), num_val, image_size, seed)
+
+
+def is_complete(voc_dir, params):
+    """True when ``voc_dir`` holds a finished generation with ``params`` and all its files."""
+    return _is_complete(voc_dir, params)

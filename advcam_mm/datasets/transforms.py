@@ -26,7 +26,8 @@ from PIL import Image
 from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
 from mmseg.registry import TRANSFORMS
 
-from .cls_labels import IGNORE_INDEX, validate_class_index_mask
+from ..core.labels import IGNORE_INDEX
+from ..fileio.label_png import validate_label_map
 
 # ImageNet mean in the BGR order that LoadImageFromFile produces: becomes 0 after the
 # data_preprocessor's normalisation (mean=[123.675, 116.28, 103.53], bgr_to_rgb=True).
@@ -278,7 +279,7 @@ class LoadVOCAnnotations(LoadAnnotations):
                 raise ValueError(f'mask {path} has shape {mask.shape}: expected a single-channel '
                                  f'(H, W) PNG of class indices')
         else:
-            validate_class_index_mask(mask, num_classes, path, ignore_index)
+            validate_label_map(mask, num_classes, path, 'mask', ignore_index)
 
     def __repr__(self):
         return (f'{type(self).__name__}(num_classes={self.num_classes}, ignore_index={self.ignore_index}, '

@@ -24,25 +24,12 @@ import numpy as np
 
 from mmseg.datasets import BaseSegDataset
 
+from ..fileio.label_png import voc_palette
+
 VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
                'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
                'sheep', 'sofa', 'train', 'tvmonitor')
 
-
-
-def voc_palette(num_classes):
-    """VOC's bit-interleaved colour map for ``num_classes`` entries (as VOC's devkit builds it)."""
-    palette = []
-    for index in range(num_classes):
-        r = g = b = 0
-        c = index
-        for shift in range(7, -1, -1):
-            r |= (c & 1) << shift
-            g |= ((c >> 1) & 1) << shift
-            b |= ((c >> 2) & 1) << shift
-            c >>= 3
-        palette.append([r, g, b])
-    return palette
 
 
 VOC_PALETTE = voc_palette(len(VOC_CLASSES))
@@ -61,6 +48,8 @@ class VOCBaseDataset(BaseSegDataset):
         Other arguments as mmseg's ``BaseSegDataset``.
     """
     METAINFO = dict(classes=VOC_CLASSES, palette=VOC_PALETTE)
+    #: Where a split's id list lives, relative to ``data_root`` (what a stage's ``--split NAME`` means).
+    SPLIT_FILE = 'ImageSets/Segmentation/{split}.txt'
 
     def __init__(self, ann_file='', mask_dir=None, data_prefix=dict(img_path='JPEGImages'),
                  img_suffix='.jpg', seg_map_suffix='.png', check_files=True, **kwargs):

@@ -1,26 +1,41 @@
-"""Label-map PNG folders (``<dir>/<image_id>.png``): IR labels and pseudo masks.
+"""Label-map PNG folders (``<dir>/<image_id>.png``): ground truth, IR labels, pseudo masks.
 
 One palette-mode PNG per image whose pixel values are dataset class ids
-(0 = background, 255 = ignore), VOC's ``SegmentationClass`` convention, so the
-same folder is read by mmseg's ``LoadAnnotations`` and shows in colour in an
-image viewer (IRN writes a second ``_palette.png`` copy for that; one file here).
-Files are written atomically; :func:`remove_stale_temp_files` clears the
-temporary files a killed writer left behind.
+(0 = background, 255 = ignore; :mod:`advcam_mm.core.labels`), VOC's
+``SegmentationClass`` convention, so the same folder is read by mmseg's
+``LoadAnnotations`` and shows in colour in an image viewer (IRN writes a second
+``_palette.png`` copy for that; one file here). :func:`load_label_png` is the
+one reader of such files in the project (ground truth and generated labels
+alike). Files are written atomically; :func:`remove_stale_temp_files` clears
+the temporary files a killed writer left behind.
 """
 import os
 
 import numpy as np
 from PIL import Image
 
+from ..core.labels import IGNORE_INDEX
 from .atomic import atomic_save_png
 
 SUFFIX = '.png'
 
 
-def voc_png_palette():
-    """VOC's 256-colour palette (255 gets VOC's void colour)."""
-    from advcam_mm.datasets.voc_base import voc_palette
-    return voc_palette(256)
+def voc_palette(num_colours=256):
+    """VOC's bit-interleaved colour map, ``num_colours`` RGB triples (as VOC's devkit builds it).
+
+    Entry 255 is VOC's void colour; the first entries colour background and classes.
+    """
+    palette = []
+    for index in range(num_colours):
+        r = g = b = 0
+        c = index
+        for shift in range(7, -1, -1):
+            r |= (c & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        palette.append([r, g, b])
+    return palette
 
 
 def label_png_path(folder, image_id):
@@ -35,11 +50,15 @@ def save_label_png(path, label_map, palette=None):
     if label_map.size and (label_map.min() < 0 or label_map.max() > 255):
         raise ValueError(f'{path}: label values must lie in [0, 255], got range '
                          f'[{label_map.min()}, {label_map.max()}]')
-    atomic_save_png(path, label_map.astype(np.uint8), voc_png_palette() if palette is None else palette)
+    atomic_save_png(path, label_map.astype(np.uint8), voc_palette() if palette is None else palette)
 
 
-def load_label_png(path, what='label map'):
-    """Read a single-channel label PNG as uint8 ``(H, W)``; errors name the file."""
+def load_label_png(path, what='label map', num_classes=None, ignore_index=IGNORE_INDEX):
+    """Read a single-channel label PNG as uint8 ``(H, W)``; errors name the file.
+
+    With ``num_classes`` the values are checked: ``0 .. num_classes - 1`` and
+    ``ignore_index`` only (a colour-coded or foreign mask is refused).
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: {what} not found')
     try:
@@ -47,9 +66,32 @@ def load_label_png(path, what='label map'):
             label = np.asarray(image)
     except Exception as error:  # noqa: BLE001 - PIL raises several types; re-raised with the file named
         raise ValueError(f'{path}: unreadable {what} ({error})') from error
-    if label.ndim != 2:
-        raise ValueError(f'{path}: {what} must be a single-channel class-index PNG, got shape {label.shape}')
+    if num_classes is None:
+        if label.ndim != 2:
+            raise ValueError(f'{path}: {what} must be a single-channel class-index PNG (palette or '
+                             f'grayscale), got shape {label.shape}')
+    else:
+        validate_label_map(label, num_classes, path, what, ignore_index)
     return label
+
+
+def validate_label_map(label, num_classes, path, what='mask', ignore_index=IGNORE_INDEX):
+    """Raise ``ValueError`` naming ``path`` unless ``label`` is a 2-D class-index map; return its values.
+
+    Valid values are ``0 .. num_classes - 1`` (0 = background) and
+    ``ignore_index`` (VOC's 255 'void' border), the convention of VOC's
+    ``SegmentationClass``/``SegmentationClassAug`` PNGs.
+    """
+    label = np.asarray(label)
+    if label.ndim != 2:
+        raise ValueError(f'{what} {path} has shape {label.shape}: expected a single-channel (H, W) PNG of '
+                         f'class indices (palette or grayscale), not a colour-coded image')
+    values = np.unique(label)
+    bad = values[((values < 0) | (values >= num_classes)) & (values != ignore_index)]
+    if bad.size:
+        raise ValueError(f'{what} {path} has values {bad.tolist()[:10]} outside the class indices '
+                         f'0..{num_classes - 1} and the ignore index {ignore_index} ({num_classes} classes)')
+    return values
 
 
 def remove_stale_temp_files(folder, paths):

@@ -1,68 +1,58 @@
-"""The AdvCAM pseudo-label hook: makes the training masks of a segmentor before its first iteration."""
+"""The AdvCAM pseudo-label hook: fills the segmentor's training masks before its first iteration."""
 import copy
 from typing import Optional
 
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from ..apis.pseudo_labels import PseudoLabelGenerator
+from ..stages.pseudo_masks import make_pseudo_masks, refiner_settings
 
 
 @HOOKS.register_module()
 class AdvCAMPseudoLabelHook(Hook):
-    """Before training, fill the training dataset's mask folder with AdvCAM pseudo labels.
+    """Before training, make the pseudo masks the training dataset reads (the pseudo-mask stage).
 
     Lets any MMSeg segmentor train on AdvCAM's labels with one command
-    (``tools/train.py`` or ``tools/dist_train.sh``): in ``before_train`` -
-    only when training, after checkpoint loading/resuming and before the
-    first iteration - it hands ``runner.train_dataloader.dataset`` to
-    :class:`advcam_mm.apis.pseudo_labels.PseudoLabelGenerator`, which
+    (``tools/train.py``, ``tools/dist_train.sh``): in ``before_train`` -
+    after checkpoint loading or resuming, before the first iteration - it
+    hands ``runner.train_dataloader.dataset`` to
+    :func:`advcam_mm.stages.pseudo_masks.make_pseudo_masks`, which writes into
+    the dataset's own ``mask_dir`` (set it once there, absolute, with
+    ``check_files=False``: the files appear only now), reuses a complete folder
+    made with the same settings, makes what is missing, refuses one made
+    otherwise unless ``regenerate=True``, and splits the images over the ranks.
+    The class maps must exist already (``tools/make_cams.py``; the hook does not
+    run the classifier).
 
-    * takes the images and the label folder from the dataset itself (each
-      sample's ``seg_map_path``), so the folder the hook fills is the folder
-      the dataset reads: set it once, as the dataset's ``mask_dir`` (absolute
-      path; ``check_files=False`` because the files appear only now);
-    * reuses a complete folder whose manifest matches the configured
-      settings, makes only what is missing, refuses a folder made with
-      other settings unless ``regenerate=True``;
-    * splits the images over all ranks and ends with a barrier.
-
-    When labels were written and the loop's dataloader iterator already
-    exists with worker processes (``IterBasedTrainLoop`` creates it when the
-    loop is built, and its workers start prefetching batches whose masks do
-    not exist yet), the training dataloader is rebuilt from
-    ``runner.cfg.train_dataloader`` with the runner's seed (same sampling
-    order) and the stale iterator's workers are shut down. Only rebuilding
-    works: ``InfiniteSampler`` shares one index generator between iterators.
+    When masks were written and the loop's dataloader iterator already exists
+    with worker processes (``IterBasedTrainLoop`` creates it when the loop is
+    built, and its workers start prefetching batches whose masks did not exist
+    yet), the training dataloader is rebuilt from ``runner.cfg.train_dataloader``
+    with the runner's seed (same sampling order) and the stale iterator's
+    workers are shut down.
 
     Args:
-        classifier_config (str): the CAM classifier config (e.g. ``configs/advcam/cls_resnet50_voc.py``).
-        classifier_checkpoint (str): its checkpoint.
-        method (str, optional): ``'cam'`` or ``'advcam'``; default the classifier config's ``label_generation``.
-        label_generation (dict, optional): overrides of the config's
-            ``label_generation`` (scales, flip, steps, step_size, mask_thresh, mask_coef, ...).
-        refiner (str | dict): ``'none'`` / ``'crf'`` (seeds at ``bg_threshold``, default 0.25,
-            without / with IRN's CRF) or ``dict(type='irn', config=..., checkpoint=...,
-            [beta, exp_times, sem_seg_bg_thres, radius, cam_power])``. Default ``'crf'``.
-        maps_dir (str, optional): class-map folder; default ``<mask folder>_class_maps``.
-        label_dir (str, optional): if given, must equal the dataset's mask folder.
-        regenerate (bool): replace labels made with other settings instead of refusing them.
-        device (str, optional): default the rank's GPU, else CPU.
+        maps_dir (str): the class-map folder (CAM or AdvCAM maps of every training image).
+        refiner (str | dict): ``dict(type='none' | 'crf', bg_threshold=...)`` or
+            ``dict(type='irn', config=<IRNet config>, checkpoint=<IRNet checkpoint>)``
+            (:func:`advcam_mm.stages.pseudo_masks.refiner_settings`).
+        regenerate (bool): replace masks made with other settings instead of refusing them.
+        device (str, optional): default the rank's GPU, else the CPU.
     """
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, classifier_config: str, classifier_checkpoint: str, method: Optional[str] = None,
-                 label_generation: Optional[dict] = None, refiner='crf', maps_dir: Optional[str] = None,
-                 label_dir: Optional[str] = None, regenerate: bool = False, device: Optional[str] = None):
-        self.generator = PseudoLabelGenerator(
-            classifier_config, classifier_checkpoint, method=method, label_generation=label_generation,
-            refiner=refiner, maps_dir=maps_dir, label_dir=label_dir, regenerate=regenerate, device=device)
+    def __init__(self, maps_dir: str, refiner, regenerate: bool = False, device: Optional[str] = None):
+        refiner_settings(refiner)  # a bad refiner fails when the config is built, not after hours
+        self.maps_dir = maps_dir
+        self.refiner = refiner
+        self.regenerate = regenerate
+        self.device = device
         self.summary = None
 
     def make_labels(self, dataset) -> dict:
-        """Make the labels ``dataset`` reads: what ``before_train`` does, and ``tools/make_pseudo_labels.py``."""
-        self.summary = self.generator.run(dataset)
+        """Make the masks ``dataset`` reads: what ``before_train`` does."""
+        self.summary = make_pseudo_masks(dataset, self.maps_dir, self.refiner, self.regenerate, self.device)
         return self.summary
 
     def before_train(self, runner) -> None:
@@ -78,9 +68,9 @@ class AdvCAMPseudoLabelHook(Hook):
             return  # no iterator yet (epoch-based loops) or nothing read ahead (no workers)
         dataloader_cfg = runner.cfg.get('train_dataloader')
         if not dataloader_cfg:
-            raise RuntimeError('AdvCAMPseudoLabelHook made labels after the dataloader workers started reading; '
+            raise RuntimeError('AdvCAMPseudoLabelHook made masks after the dataloader workers started reading; '
                                'it needs runner.cfg.train_dataloader to rebuild the dataloader. Use num_workers=0 '
-                               'or make the labels first with tools/make_pseudo_labels.py')
+                               'or make the masks first with tools/make_pseudo_labels.py')
         diff_rank_seed = (runner.cfg.get('randomness') or {}).get('diff_rank_seed', False)
         stale = getattr(iterator, '_iterator', None)
         loop.dataloader = runner.build_dataloader(copy.deepcopy(dataloader_cfg), seed=runner.seed,

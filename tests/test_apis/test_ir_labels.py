@@ -151,7 +151,7 @@ def test_settings_and_label_folder_from_config(tmp_path):
     assert ir_label_dir_of(cfg) == os.path.normpath('/data/VOC2012/ir')
     with pytest.raises(ValueError, match='unknown ir_labels'):
         ir_label_settings(Config(dict(ir_labels=dict(conf_thres=0.3))))
-    voc = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irn_resnet50_voc.py'))
+    voc = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irnet_r50_3ep_voc12aug.py'))
     assert ir_label_dir_of(voc) == os.path.normpath(os.path.join(os.path.abspath(REPO), 'work_dirs',
                                                                  'ir_label', 'voc'))
 

@@ -15,7 +15,7 @@ from advcam_mm.fileio.label_png import load_label_png
 
 REPO = os.path.join(os.path.dirname(__file__), '..', '..')
 TOOL = os.path.join(REPO, 'tools', 'make_sem_seg_labels.py')
-TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'irn_tinyresnet_embedded.py')
+TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'irnet_r18-w16_20ep_embedded.py')
 HEIGHT, WIDTH = 32, 48  # stride-4 grid 8 x 12
 WALL = 6  # boundary column of the stub IRNet (grid cells)
 KEYS = np.array([1])  # 0-based class 1 -> dataset id 2

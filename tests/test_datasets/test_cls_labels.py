@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from advcam_mm.datasets.cls_labels import (cls_labels_from_masks, load_cls_labels, make_cls_labels_file,
-                                           save_cls_labels, validate_class_index_mask)
+                                           save_cls_labels)
+from advcam_mm.fileio.label_png import validate_label_map
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -100,15 +101,15 @@ def test_mask_with_foreign_values_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='missing.png'):
         cls_labels_from_masks(str(tmp_path), ['missing'], num_classes=5)
     (tmp_path / 'corrupt.png').write_bytes(b'\x89PNG broken')
-    with pytest.raises(OSError, match='cannot read mask .*corrupt.png'):
+    with pytest.raises(ValueError, match='corrupt.png: unreadable mask'):
         cls_labels_from_masks(str(tmp_path), ['corrupt'], num_classes=5)
 
 
 def test_validate_accepts_all_classes_and_void():
     mask = np.array([[0, 1, 20, 255]], np.uint8)
-    assert validate_class_index_mask(mask, 21, 'm.png').tolist() == [0, 1, 20, 255]
+    assert validate_label_map(mask, 21, 'm.png').tolist() == [0, 1, 20, 255]
     with pytest.raises(ValueError, match=r'm.png has values \[21\]'):
-        validate_class_index_mask(mask + np.array([[0, 0, 1, 0]], np.uint8), 21, 'm.png')
+        validate_label_map(mask + np.array([[0, 0, 1, 0]], np.uint8), 21, 'm.png')
 
 
 def test_make_cls_labels_file_reproduces_embedded_labels(embedded_voc_copy):

@@ -14,7 +14,7 @@ from advcam_mm.datasets.voc_split_difference import split_difference
 from mmseg.registry import DATA_SAMPLERS, DATASETS
 
 REPO = osp.join(osp.dirname(__file__), '..', '..')
-TINY_CONFIG = osp.join(REPO, 'configs', 'advcam', 'cct_tinyresnet_embedded_semi.py')
+TINY_CONFIG = osp.join(REPO, 'configs', 'advcam', 'cct_r18-w16_200it_embedded-semi.py')
 SEG = 'ImageSets/Segmentation'
 
 

@@ -231,7 +231,7 @@ def test_before_train_fills_the_runner_dataset_and_drops_prefetched_batches(
 def test_irn_refiner_writes_random_walk_masks(trained_tiny_classifier, embedded_voc_root, split_file, folders,
                                               tmp_path, mmseg_scope):
     """refiner='irn': IRN's random walk with an IRNet checkpoint (untrained here; the plumbing is what is tested)."""
-    irn_config = osp.join(osp.dirname(trained_tiny_classifier[0]), 'irn_tinyresnet_embedded.py')
+    irn_config = osp.join(osp.dirname(trained_tiny_classifier[0]), 'irnet_r18-w16_20ep_embedded.py')
     cfg = Config.fromfile(irn_config)
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.init_cfg = None

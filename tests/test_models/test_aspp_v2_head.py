@@ -80,7 +80,7 @@ def test_init_is_deeplab_v2(mmseg_scope):
 
 
 def test_loss_and_prediction_through_encoder_decoder(mmseg_scope):
-    cfg = Config.fromfile(os.path.join(CONFIGS, 'deeplabv2_tinyresnet_embedded.py'))
+    cfg = Config.fromfile(os.path.join(CONFIGS, 'deeplabv2_r18-w16_600it_embedded.py'))
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.init_cfg = None
     torch.manual_seed(0)
@@ -133,7 +133,7 @@ def test_voc_deeplab_v2_config_model_and_optimizer(mmseg_scope):
 
 def test_deeplabv3plus_config_builds_stock_mmseg_model(mmseg_scope):
     """A stock MMSeg segmentor (DepthwiseSeparableASPPHead imports with mmcv-lite) with the same hook."""
-    cfg = Config.fromfile(os.path.join(CONFIGS, 'deeplabv3plus_r101_voc_advcam.py'))
+    cfg = Config.fromfile(os.path.join(CONFIGS, 'deeplabv3plus_r101-d8_20k_voc12aug.py'))
     v2 = Config.fromfile(os.path.join(CONFIGS, 'deeplabv2_voc.py'))
     assert cfg.custom_hooks == v2.custom_hooks
     assert cfg.train_dataloader.dataset.mask_dir == v2.train_dataloader.dataset.mask_dir

@@ -17,8 +17,8 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 REPO = os.path.join(os.path.dirname(__file__), '..', '..')
-TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'cct_tinyresnet_embedded_semi.py')
-VOC_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'cct_voc_semi.py')
+TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'cct_r18-w16_200it_embedded-semi.py')
+VOC_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'cct_r50_80ep_voc12aug-semi.py')
 SIZE = 64
 
 

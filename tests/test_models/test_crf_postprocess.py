@@ -16,7 +16,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 REPO = os.path.join(os.path.dirname(__file__), '..', '..')
-TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'deeplabv2_tinyresnet_embedded.py')
+TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'deeplabv2_r18-w16_600it_embedded.py')
 SIZE = 48
 
 

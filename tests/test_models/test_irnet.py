@@ -17,7 +17,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 REPO = os.path.join(os.path.dirname(__file__), '..', '..')
-TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'irn_tinyresnet_embedded.py')
+TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'irnet_r18-w16_20ep_embedded.py')
 
 
 @pytest.fixture(scope='module')
@@ -202,7 +202,7 @@ def test_runner_trains_on_a_fixed_batch_and_loss_decreases(tiny_cfg, embedded_vo
                   dict(type='PackSegInputs')])
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iterations)
     # IRN's optimizer (the VOC schedule: lr 0.1 / 1.0, momentum 1e-4): steady on a fixed batch
-    cfg.optim_wrapper = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irn_resnet50_voc.py')).optim_wrapper
+    cfg.optim_wrapper = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irnet_r50_3ep_voc12aug.py')).optim_wrapper
     cfg.param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=False, begin=0, end=iterations)]
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=iterations)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=100)
@@ -222,7 +222,7 @@ def test_runner_trains_on_a_fixed_batch_and_loss_decreases(tiny_cfg, embedded_vo
 
 
 def test_voc_config_holds_irn_defaults():
-    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irn_resnet50_voc.py'))
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irnet_r50_3ep_voc12aug.py'))
     assert cfg.model.type == 'IRNet' and cfg.model.backbone.depth == 50 and cfg.model.radius == 10
     assert cfg.model.backbone.init_cfg.checkpoint == 'torchvision://resnet50'
     assert cfg.model.in_channels == (64, 256, 512, 1024, 2048)

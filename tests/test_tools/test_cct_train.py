@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import REPO_ROOT, run_tool, tool_env
 
-CCT_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'cct_tinyresnet_embedded_semi.py')
+CCT_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'cct_r18-w16_200it_embedded-semi.py')
 
 
 @pytest.fixture(scope='module')

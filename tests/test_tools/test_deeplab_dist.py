@@ -6,7 +6,7 @@ import os.path as osp
 
 from conftest import REPO_ROOT, run_tool
 
-DEEPLAB_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'deeplabv2_tinyresnet_embedded.py')
+DEEPLAB_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'deeplabv2_r18-w16_600it_embedded.py')
 NUM_IMAGES = 12
 ITERS = 6
 

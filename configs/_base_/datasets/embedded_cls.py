@@ -1,6 +1,6 @@
 # The embedded default dataset (tools/make_embedded_dataset.py) in VOC layout: the VOC
 # classification dataset with only data_root, the class list and image sizes changed.
-_base_ = ['./voc_cls.py', './embedded_metainfo.py']
+_base_ = ['./voc12aug_cls.py', './embedded.py']
 data_root = {{_base_.embedded_data_root}}
 metainfo = {{_base_.embedded_metainfo}}
 crop_size = 128

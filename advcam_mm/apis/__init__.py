@@ -1,1 +1,0 @@
-"""Library functions behind the command-line tools (distributed-aware)."""

@@ -1,0 +1,77 @@
+"""Where a stage's images come from: the dataset of a config, for a split (the one way to list images).
+
+Every per-image stage lists its images through a registered dataset built
+from a config's dataset dict (``img_id``, ``img_path`` and, where the
+dataset has them, ``gt_class_labels`` and ``seg_map_path``), so a dataset in
+another layout (COCO, a user's own) needs only a dataset class, not a stage
+change. A split name resolves through the dataset class's ``SPLIT_FILE``
+(VOC: ``ImageSets/Segmentation/<split>.txt``); a path to a list file works too.
+"""
+import copy
+import os.path as osp
+from typing import Optional
+
+from ..fileio.manifest import file_sha256
+
+#: Files at a dataset's root that identify its content (written by the project's generators and converters).
+DATASET_MANIFESTS = ('embedded_manifest.json', 'coco_conversion_manifest.json')
+
+
+def split_ann_file(dataset_cfg: dict, split: str) -> str:
+    """The ``ann_file`` of ``split`` for a dataset of ``dataset_cfg``'s type."""
+    if split.endswith('.txt') or osp.sep in split:
+        return split
+    from mmseg.registry import DATASETS
+    dataset_class = DATASETS.get(dataset_cfg['type'])
+    pattern = getattr(dataset_class, 'SPLIT_FILE', None)
+    if pattern is None:
+        raise ValueError(f'{dataset_cfg["type"]} has no SPLIT_FILE: give the split as a list file path')
+    return pattern.format(split=split)
+
+
+def build_dataset(dataset_cfg: dict, split: Optional[str] = None, **overrides):
+    """The dataset of ``dataset_cfg`` (no pipeline), for ``split`` when given, with ``overrides``."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    init_default_scope('mmseg')
+    dataset_cfg = copy.deepcopy(dict(dataset_cfg))
+    if split is not None:
+        dataset_cfg['ann_file'] = split_ann_file(dataset_cfg, split)
+    dataset_cfg.update(pipeline=[], **overrides)
+    return DATASETS.build(dataset_cfg)
+
+
+def samples(dataset) -> list:
+    """The data infos of ``dataset`` in order."""
+    return [dataset.get_data_info(i) for i in range(len(dataset))]
+
+
+def dataset_input(dataset) -> dict:
+    """The dataset as a manifest input: its root and split (informative) and the digest of the
+    generator's or converter's manifest at its root when it has one (``None`` otherwise)."""
+    data_root = getattr(dataset, 'data_root', None) or ''
+    digest = None
+    for name in DATASET_MANIFESTS:
+        path = osp.join(data_root, name)
+        if osp.isfile(path):
+            digest = file_sha256(path)
+            break
+    return dict(path=osp.abspath(data_root), split=str(getattr(dataset, 'ann_file', '')), sha256=digest)
+
+
+def evaluation_dataset(cfg, split: Optional[str] = None):
+    """The pixel-labelled dataset seeds and masks are scored on: ``cfg.label_evaluation``
+    (``split``, ``mask_dir``) on the data root and classes of the config's validation dataset."""
+    evaluation = cfg.get('label_evaluation')
+    if not evaluation:
+        raise ValueError('the config has no label_evaluation = dict(split=..., mask_dir=...) (where the '
+                         'pixel labels of the evaluation split are)')
+    loader = cfg.get('val_dataloader') or cfg.get('test_dataloader')
+    if not loader:
+        raise ValueError('the config has no val_dataloader.dataset to take the data root and classes from')
+    dataset_cfg = loader['dataset']
+    return build_dataset(dataset_cfg, split or evaluation['split'], mask_dir=evaluation['mask_dir'])
+
+
+def class_names(dataset) -> list:
+    return list(dataset.metainfo['classes'])

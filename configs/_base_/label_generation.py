@@ -1,0 +1,18 @@
+# How pseudo labels are drawn from the classifier and refined by IRN: the authors' values, the one place
+# they live (the stages read these dicts from the configs; there are no defaults in the code).
+#
+# Class maps (advcam_mm/stages/class_maps.py; AdvCAM's obtain_CAM_masking.py): scales in the order of the
+# reference's MSF dataset, flip; method='advcam' climbs 27 steps of 0.08 on the max-normalised gradient
+# with the restricting mask at tau 0.5 and lambda 7 (Eq. 7); method='cam' gives IRN's multi-scale CAM.
+# max_batch only bounds memory; amp='bfloat16'/'float16' climbs under autocast.
+label_generation = dict(
+    method='advcam', scales=(1.0, 0.5, 1.5, 2.0), flip=True,
+    steps=27, step_size=0.08, mask_thresh=0.5, mask_coef=7.0,
+    max_batch=None, amp=None)
+# IR labels (advcam_mm/stages/ir_labels.py; AdvCAM's run_sample.py; IRN's own are 0.30 / 0.05): background
+# scores of the confident foreground / background seeds, each refined by IRN's dense CRF.
+ir_labels = dict(conf_fg_thres=0.35, conf_bg_thres=0.15)
+# Random walk (advcam_mm/stages/pseudo_masks.py, refiner 'irn'; AdvCAM's run_sample.py and
+# step/make_sem_seg_labels.py): affinity exponent beta, 2 ** exp_times steps over pairs within radius 5
+# of IRN's stride-4 grid, class maps ** cam_power before the walk, background score after it.
+random_walk = dict(beta=10, exp_times=8, sem_seg_bg_thres=0.25, radius=5, cam_power=1.5)
