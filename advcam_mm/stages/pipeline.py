@@ -53,11 +53,12 @@ class Step:
         module = self.stage()
         return module.status(module.parse_args(self.argv()))
 
-    def command(self, num_procs: int = 1, port: int = 29500) -> List[str]:
+    def command(self, argv: List[str], num_procs: int = 1, port: int = 29500) -> List[str]:
+        """The command line that runs the step alone (under ``torch.distributed.run`` for several processes)."""
         if num_procs > 1 and self.distributable:
             return [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', str(num_procs),
-                    '--master_port', str(port), '-m', self.module, *self.argv(), '--launcher', 'pytorch']
-        return [sys.executable, '-m', self.module, *self.argv()]
+                    '--master_port', str(port), '-m', self.module, *argv, '--launcher', 'pytorch']
+        return [sys.executable, '-m', self.module, *argv]
 
 
 def _free_port() -> int:
@@ -67,13 +68,74 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _stage_in_child(module: str, argv: List[str], log_path: Optional[str], threads: int) -> None:
+    """Body of a forked step: the stage's ``main(argv)``, output to ``log_path`` when given."""
+    if log_path:
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    import torch
+    torch.set_num_threads(threads)
+    try:
+        importlib.import_module(module).main(argv)
+    except SystemExit as error:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(error.code if isinstance(error.code, int) else 1)
+    except BaseException:  # noqa: BLE001 - reported through the exit code and the log
+        import traceback
+        traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+class _Job:
+    """A running step: a forked process (the stage's main, no re-import of torch and MMSeg) or, for
+    several processes, ``torch.distributed.run`` in a subprocess."""
+
+    def __init__(self, step: Step, argv: List[str], num_procs: int, threads: int, log_path: Optional[str]):
+        self.step, self.log_path, self.start = step, log_path, time.perf_counter()
+        import torch
+        if (num_procs > 1 and step.distributable) or torch.cuda.is_initialized():
+            command = step.command(argv, num_procs, _free_port())
+            env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+            self.log = open(log_path, 'w') if log_path else None
+            self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT if self.log else None)
+            self.poll = lambda: self.process.poll()
+        else:
+            import multiprocessing
+            self.log = None
+            self.process = multiprocessing.get_context('fork').Process(
+                target=_stage_in_child, args=(step.module, argv, log_path, threads), name=step.name)
+            self.process.start()
+            self.poll = lambda: None if self.process.is_alive() else self.process.exitcode
+
+    def terminate(self):
+        self.process.terminate()
+
+    def finish(self) -> int:
+        if self.log is not None:
+            self.log.close()
+        if hasattr(self.process, 'join'):
+            self.process.join()
+        return self.poll()
+
+
 def run_steps(steps: Sequence[Step], jobs: int = 1, num_procs: int = 1, log_dir: Optional[str] = None,
               regenerate: Sequence[str] = (), stream=None) -> Dict[str, float]:
     """Run ``steps`` in dependency order, ``jobs`` at a time; return the seconds each took (0: skipped).
 
-    With one job a step's output goes to ``stream`` (the console); with several, to
-    ``<log_dir>/<step>.log`` (its tail is printed when it fails). ``regenerate`` names
-    steps whose output is remade even when made otherwise.
+    With one job a step's output goes to the console; with several, to
+    ``<log_dir>/<step>.log`` (its tail is printed when it fails). ``regenerate``
+    names steps whose output is remade even when made otherwise. Each step
+    prints the command that runs it alone.
     """
     stream = stream or sys.stdout
     names = [s.name for s in steps]
@@ -81,8 +143,7 @@ def run_steps(steps: Sequence[Step], jobs: int = 1, num_procs: int = 1, log_dir:
     if unknown:
         raise ValueError(f'steps depend on unknown steps {unknown}')
     threads = max(1, (os.cpu_count() or 1) // max(1, jobs * num_procs))
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     done, seconds, running = set(), {}, {}
     pending = list(steps)
 
@@ -90,51 +151,53 @@ def run_steps(steps: Sequence[Step], jobs: int = 1, num_procs: int = 1, log_dir:
         stream.write(text + '\n')
         stream.flush()
 
-    while pending or running:
-        for step in [s for s in pending if all(d in done for d in s.after)]:
-            if len(running) >= jobs:
+    try:
+        while pending or running:
+            for step in [s for s in pending if all(d in done for d in s.after)]:
+                if len(running) >= jobs:
+                    break
+                pending.remove(step)
+                remake = step.name in regenerate
+                if not remake and step.status() == 'complete':
+                    say(f'[{step.name}] complete with the same settings, skipped')
+                    done.add(step.name)
+                    seconds[step.name] = 0.0
+                    continue
+                argv = step.argv() + (['--regenerate'] if remake else [])
+                say(f'[{step.name}] $ python -m {step.module} {shlex.join(argv)}')
+                log_path = None
+                if jobs > 1 and log_dir:
+                    os.makedirs(log_dir, exist_ok=True)
+                    log_path = osp.join(log_dir, f'{step.name.replace(" ", "_")}.log')
+                stream.flush()
+                running[step.name] = _Job(step, argv, num_procs, threads, log_path)
+            if not running:
+                if pending:
+                    raise RuntimeError(f'steps {[s.name for s in pending]} wait for steps that never ran')
                 break
-            pending.remove(step)
-            argv_regenerate = step.name in regenerate
-            if not argv_regenerate and step.status() == 'complete':
-                say(f'[{step.name}] complete with the same settings, skipped')
-                done.add(step.name)
-                seconds[step.name] = 0.0
-                continue
-            command = step.command(num_procs, _free_port()) + (['--regenerate'] if argv_regenerate else [])
-            say(f'[{step.name}] $ {shlex.join(command[2:] if command[1] == "-m" else command)}')
-            log = None
-            if jobs > 1 and log_dir:
-                os.makedirs(log_dir, exist_ok=True)
-                log = open(osp.join(log_dir, f'{step.name}.log'), 'w')
-            process = subprocess.Popen(command, env=env, stdout=log or None, stderr=subprocess.STDOUT if log else None)
-            running[step.name] = (step, process, log, time.perf_counter())
-        if not running:
-            if pending:
-                raise RuntimeError(f'steps {[s.name for s in pending]} wait for steps that never ran')
-            break
-        finished = _wait_any(running)
-        step, process, log, start = running.pop(finished)
-        if log is not None:
-            log.close()
-        if process.returncode != 0:
-            for other in running.values():
-                other[1].terminate()
-            tail = ''
-            if log is not None:
-                with open(log.name) as f:
-                    tail = '\n' + ''.join(f.readlines()[-40:])
-            raise RuntimeError(f'[{step.name}] failed (exit {process.returncode}){tail}')
-        seconds[step.name] = time.perf_counter() - start
-        done.add(step.name)
-        say(f'[{step.name}] done in {seconds[step.name]:.0f}s')
+            name = _wait_any(running)
+            job = running.pop(name)
+            code = job.finish()
+            if code != 0:
+                tail = ''
+                if job.log_path:
+                    with open(job.log_path) as f:
+                        tail = '\n' + ''.join(f.readlines()[-40:])
+                raise RuntimeError(f'[{name}] failed (exit {code}){tail}')
+            seconds[name] = time.perf_counter() - job.start
+            done.add(name)
+            say(f'[{name}] done in {seconds[name]:.0f}s')
+    finally:
+        for job in running.values():
+            job.terminate()
+            job.finish()
     return seconds
 
 
 def _wait_any(running: dict) -> str:
     while True:
-        for name, (_, process, _, _) in running.items():
-            if process.poll() is not None:
+        for name, job in running.items():
+            if job.poll() is not None:
                 return name
         time.sleep(0.2)
 
@@ -413,3 +476,84 @@ def parse_options(items) -> Dict[str, object]:
     namespace = argparse.Namespace()
     DictAction(option_strings=[], dest='options')(None, namespace, list(items))
     return dict(namespace.options)
+
+
+#: Config sets of the two setups (``tools/pipeline.py --preset``).
+PRESETS = {
+    'embedded': dict(
+        classifier_config='configs/advcam/cam_r18-w16_15ep_embedded.py',
+        irn_config='configs/advcam/irnet_r18-w16_20ep_embedded.py',
+        segmentor_config='configs/advcam/deeplabv2_r18-w16_600it_embedded.py',
+        cct_config='configs/advcam/cct_r18-w16_200it_embedded-semi.py',
+        backbones_from_classifier=True),
+    'voc': dict(
+        classifier_config='configs/advcam/cam_r50_5ep_voc12aug.py',
+        irn_config='configs/advcam/irnet_r50_3ep_voc12aug.py',
+        segmentor_config='configs/advcam/deeplabv2_voc.py',
+        cct_config='configs/advcam/cct_r50_80ep_voc12aug-semi.py',
+        backbones_from_classifier=False),
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='The AdvCAM recipe, stage by stage, resumable')
+    parser.add_argument('--preset', choices=sorted(PRESETS), default='embedded', help='the configs of a setup')
+    parser.add_argument('--work-dir', help='output folder (default work_dirs/pipeline_<preset>)')
+    parser.add_argument('--data-root', help="the dataset for every config (default: the configs' own)")
+    parser.add_argument('--make-embedded-dataset', type=int, metavar='SEED',
+                        help='first generate the embedded dataset with this seed into --data-root\'s VOCdevkit')
+    parser.add_argument('--methods', nargs='+', choices=METHODS, default=['advcam'], help='the chains to run')
+    parser.add_argument('--classifier-config')
+    parser.add_argument('--irn-config')
+    parser.add_argument('--segmentor-config', help='any segmentor config with an AdvCAMPseudoLabelHook')
+    parser.add_argument('--cct-config', help="a CCT config (default: the preset's); 'none' for no CCT")
+    parser.add_argument('--label-split', default='train_aug', help='split labelled and trained on')
+    parser.add_argument('--tests', nargs='+', choices=sorted(TEST_PROTOCOLS), default=['ss', 'ms_flip_crf'])
+    parser.add_argument('--analysis-images', type=int, default=0, help='images of the Fig. 6 analysis (0: none)')
+    parser.add_argument('--panel-ids', nargs='+', default=[], help='images of the pictures (none: no pictures)')
+    for role in ('classifier', 'irn', 'segmentor', 'cct'):
+        parser.add_argument(f'--{role}-options', nargs='+', default=[], metavar='KEY=VALUE',
+                            help=f'extra --cfg-options of the {role} config')
+    parser.add_argument('--num-procs', type=int, default=1, help='processes (GPUs) per distributable stage')
+    parser.add_argument('--jobs', type=int, default=1, help='stages run at once when their inputs are ready')
+    parser.add_argument('--regenerate', nargs='+', default=[], metavar='STEP',
+                        help='remake these steps even when made with other settings')
+    parser.add_argument('--dry-run', action='store_true', help='print the steps and exit')
+    return parser.parse_args(argv)
+
+
+def recipe_from_args(args) -> Recipe:
+    preset = dict(PRESETS[args.preset])
+    for key in ('classifier_config', 'irn_config', 'segmentor_config', 'cct_config'):
+        if getattr(args, key):
+            preset[key] = None if getattr(args, key) == 'none' else getattr(args, key)
+    if preset.get('cct_config') and 'advcam' not in args.methods:
+        preset['cct_config'] = None
+    dataset_step = None
+    if args.make_embedded_dataset is not None:
+        if not args.data_root:
+            raise SystemExit('--make-embedded-dataset needs --data-root (<out>/VOCdevkit/VOC2012)')
+        out = osp.dirname(osp.dirname(osp.normpath(args.data_root)))
+        dataset_step = ['--out', out, '--seed', str(args.make_embedded_dataset)]
+    return Recipe(work_dir=args.work_dir or f'work_dirs/pipeline_{args.preset}', data_root=args.data_root,
+                  dataset_step=dataset_step, methods=args.methods, label_split=args.label_split,
+                  test_protocols=args.tests, analysis_images=args.analysis_images, panel_ids=args.panel_ids,
+                  options={role: getattr(args, f'{role}_options') for role in ('classifier', 'irn', 'segmentor', 'cct')},
+                  num_procs=args.num_procs, **preset)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    recipe = recipe_from_args(args)
+    steps = recipe.steps()
+    if args.dry_run:
+        print(describe(steps))
+        return
+    run_steps(steps, jobs=args.jobs, num_procs=args.num_procs, log_dir=recipe.path('logs'), regenerate=args.regenerate)
+    recipe.write_summary()
+    print(f'\nAdvCAM pipeline ({args.preset}), mIoU %:')
+    print(recipe.summary_table())
+
+
+if __name__ == '__main__':
+    main()
