@@ -240,7 +240,8 @@ class Recipe:
             classifier (the embedded setup: no ImageNet weights exist for its tiny ResNet).
         test_protocols: names of :data:`TEST_PROTOCOLS` each segmentor is tested with.
         analysis_images: images of the Fig. 6 analysis (0: none); ``analysis_mask_coefs`` its lambdas.
-        panel_ids: images of the pictures that follow the chain (none: no pictures).
+        panels: number of images of the pictures that follow the chain (the first of the evaluation
+            split; 0: no pictures); ``panel_ids`` names them instead.
         options: extra ``--cfg-options`` per config role (``classifier``, ``irn``, ``segmentor``, ``cct``).
         num_procs: processes per distributable step (GPUs; ``torch.distributed.run``).
     """
@@ -257,6 +258,7 @@ class Recipe:
     test_protocols: Sequence[str] = ('ss', 'ms_flip_crf')
     analysis_images: int = 0
     analysis_mask_coefs: str = '0,7'
+    panels: int = 0
     panel_ids: Sequence[str] = ()
     options: Dict[str, List[str]] = field(default_factory=dict)
     num_procs: int = 1
@@ -350,8 +352,8 @@ class Recipe:
                 self.classifier_config, checkpoint_of(self.path('classifier')), '--out-dir', self.path('analysis'),
                 '--num-images', str(self.analysis_images), '--mask-coefs', self.analysis_mask_coefs,
                 '--cfg-options', *classifier_options()], ('classifier',), True))
-        if self.panel_ids:
-            steps.append(self.panel_step(classifier_options))
+        if self.panels or self.panel_ids:
+            steps += self.panel_steps(classifier_options)
         return steps
 
     def chain_steps(self, method: str, classifier_options) -> List[Step]:
@@ -383,14 +385,37 @@ class Recipe:
                              lambda: self.segmentor_options(method), name('DeepLab-v2'))
         return steps
 
-    def panel_step(self, classifier_options) -> Step:
-        maps = [f'{m.upper() if m == "cam" else "AdvCAM"}={self.chain_path(m, "maps")}' for m in self.methods]
-        labels = [f'{m} IRN mask={self.chain_path(m, "pseudo_masks")}' for m in self.methods]
-        after = tuple(f'{m} {what}' for m in self.methods for what in ('seeds', 'pseudo masks'))
-        return Step('panels', 'advcam_mm.stages.panels', lambda: [
+    def panel_steps(self, classifier_options) -> List[Step]:
+        """The segmentors' predictions on the evaluation split, then the panels that follow images through
+        the chain: image, ground truth, IRN masks, DeepLab-v2 predictions; CAM and AdvCAM maps, seeds (+CRF)."""
+        steps, labels, after = [], [], []
+        for method in self.methods:
+            work_dir = self.chain_path(method, 'segmentor')
+            options = lambda m=method: self.segmentor_options(m)  # noqa: E731
+            steps.append(Step(f'{method} DeepLab-v2 predictions', 'advcam_mm.stages.testing', lambda w=work_dir, o=options: [
+                self.segmentor_config, checkpoint_of(w), '--work-dir', osp.join(w, 'predictions'), '--out',
+                osp.join(w, 'predictions', 'labels'), '--cfg-options', *o(),
+                f'test_dataloader.dataset.ann_file={self._evaluation_split_file()}'], (f'{method} DeepLab-v2',)))
+            labels += [f'{self._title(method)} IRN mask={self.chain_path(method, "pseudo_masks")}',
+                       f'DeepLab-v2 ({self._title(method)})={osp.join(work_dir, "predictions", "labels")}']
+            after += [f'{method} seeds', f'{method} pseudo masks', f'{method} DeepLab-v2 predictions']
+        maps = [f'{self._title(m)}={self.chain_path(m, "maps")}' for m in self.methods]
+        images = ['--ids', *self.panel_ids] if self.panel_ids else ['--num', str(self.panels)]
+        steps.append(Step('panels', 'advcam_mm.stages.panels', lambda: [
             self.classifier_config, '--maps', *maps, '--seed-threshold',
-            *[self.chain_path(m, 'seeds') for m in self.methods], '--labels', *labels, '--ids', *self.panel_ids,
-            '--out-dir', self.path('panels'), '--cfg-options', *classifier_options()], after)
+            *[self.chain_path(m, 'seeds') for m in self.methods], '--labels', *labels, *images,
+            '--out-dir', self.path('panels'), '--cfg-options', *classifier_options()], tuple(after)))
+        return steps
+
+    @staticmethod
+    def _title(method: str) -> str:
+        return 'CAM' if method == 'cam' else 'AdvCAM'
+
+    def _evaluation_split_file(self) -> str:
+        from .datasets import split_ann_file
+        from .runner import load_config
+        cfg = load_config(self.classifier_config)
+        return split_ann_file(cfg.train_dataloader.dataset, cfg.label_evaluation['split'])
 
     # -- the results -------------------------------------------------------------------------------------
     def results(self) -> dict:
@@ -430,35 +455,42 @@ class Recipe:
         return path
 
     def summary_table(self, paper: Optional[dict] = None) -> str:
-        """One row per column of the paper's tables, one column per chain (and the paper's figures)."""
-        results = self.results()
+        """One row per column of the paper's Tables 1 and 4 (and CCT), one column per chain, and
+        ``paper``'s figures (``{key: (CAM, AdvCAM)}`` as :meth:`results` names them) beside them."""
+        results, paper = self.results(), paper or {}
 
-        def cell(value):
-            return f'{value:7.2f}' if value is not None else f'{"-":>7}'
-        rows = [('seed (best threshold)', 'train', lambda r: r['seed']),
-                ('seed + CRF', 'train', lambda r: r['seed_crf']),
-                ('pseudo mask (IRN)', 'train', lambda r: r['mask'])]
-        rows += [(f'DeepLab-v2 {protocol.replace("_", "+").replace("ms+flip+crf", "MS+flip+CRF")}', 'val',
-                  lambda r, p=protocol: r['deeplab'][p]) for protocol in self.test_protocols]
-        heads = [m.upper() if m == 'cam' else 'AdvCAM' for m in self.methods]
-        paper_heads = ['paper CAM', 'paper AdvCAM'] if paper else []
-        width = max(len(name) for name, _, _ in rows + [('CCT (semi) MS+flip+CRF', '', None)])
-        header = f'{"":<{width}}  {"split":<5}' + ''.join(f' {h:>7}' for h in heads) + \
-            ''.join(f' {h:>12}' for h in paper_heads)
+        def cell(value, width=7):
+            return f'{value:{width}.2f}' if value is not None else f'{"-":>{width}}'
+
+        def protocol_name(protocol):
+            return {'ss': 'single scale', 'ms_flip_crf': 'MS+flip+CRF'}[protocol]
+        rows = [('seed (best threshold)', 'train', ('seed',)), ('seed + CRF', 'train', ('seed_crf',)),
+                ('pseudo mask (IRN)', 'train', ('mask',))]
+        rows += [(f'DeepLab-v2 {protocol_name(p)}', 'val', ('deeplab', p)) for p in self.test_protocols]
+        width = 30
+        heads = [self._title(m) for m in self.methods]
+        header = f'{"":<{width}} {"split":<5}' + ''.join(f' {h:>7}' for h in heads) + \
+            (f' {"paper (VOC)":>16}' if paper else '')
         lines = [header, '-' * len(header)]
-        for index, (name, split, get) in enumerate(rows):
-            line = f'{name:<{width}}  {split:<5}' + ''.join(f' {cell(get(results[m]))}' for m in self.methods)
+
+        def lookup(tree, path):
+            for key in path:
+                tree = tree.get(key) if isinstance(tree, dict) else None
+            return tree
+        for name, split, path in rows:
+            line = f'{name:<{width}} {split:<5}' + ''.join(f' {cell(lookup(results[m], path))}' for m in self.methods)
+            reference = lookup(paper, path)
             if paper:
-                line += ''.join(f' {cell(v):>12}' for v in paper['rows'][index])
+                line += f' {"-" if reference is None else f"{reference[0]:.1f} -> {reference[1]:.1f}":>16}'
             lines.append(line)
-        if 'cct' in results:
-            for protocol in self.test_protocols:
-                name = f'CCT (semi) {protocol.replace("_", "+").replace("ms+flip+crf", "MS+flip+CRF")}'
-                line = f'{name:<{width}}  {"val":<5}' + ' ' * 8 * (len(self.methods) - 1) + \
-                    f' {cell(results["cct"][protocol])}'
-                if paper:
-                    line += f' {"":>12} {cell(paper["cct"]):>12}'
-                lines.append(line)
+        for protocol in (self.test_protocols if 'cct' in results else ()):
+            name = f'CCT (semi) {protocol_name(protocol)}'
+            line = f'{name:<{width}} {"val":<5}' + ' ' * 8 * (len(self.methods) - 1) + \
+                f' {cell(results["cct"][protocol])}'
+            reference = lookup(paper, ('cct', protocol))
+            if paper:
+                line += f' {"-" if reference is None else f"{reference[0]:.1f} -> {reference[1]:.1f}":>16}'
+            lines.append(line)
         return '\n'.join(lines)
 
 
@@ -510,7 +542,8 @@ def parse_args(argv=None):
     parser.add_argument('--label-split', default='train_aug', help='split labelled and trained on')
     parser.add_argument('--tests', nargs='+', choices=sorted(TEST_PROTOCOLS), default=['ss', 'ms_flip_crf'])
     parser.add_argument('--analysis-images', type=int, default=0, help='images of the Fig. 6 analysis (0: none)')
-    parser.add_argument('--panel-ids', nargs='+', default=[], help='images of the pictures (none: no pictures)')
+    parser.add_argument('--panels', type=int, default=0, help='pictures of the first N evaluation images (0: none)')
+    parser.add_argument('--panel-ids', nargs='+', default=[], help='images of the pictures, by id')
     for role in ('classifier', 'irn', 'segmentor', 'cct'):
         parser.add_argument(f'--{role}-options', nargs='+', default=[], metavar='KEY=VALUE',
                             help=f'extra --cfg-options of the {role} config')
@@ -537,7 +570,7 @@ def recipe_from_args(args) -> Recipe:
         dataset_step = ['--out', out, '--seed', str(args.make_embedded_dataset)]
     return Recipe(work_dir=args.work_dir or f'work_dirs/pipeline_{args.preset}', data_root=args.data_root,
                   dataset_step=dataset_step, methods=args.methods, label_split=args.label_split,
-                  test_protocols=args.tests, analysis_images=args.analysis_images, panel_ids=args.panel_ids,
+                  test_protocols=args.tests, analysis_images=args.analysis_images, panel_ids=args.panel_ids, panels=args.panels,
                   options={role: getattr(args, f'{role}_options') for role in ('classifier', 'irn', 'segmentor', 'cct')},
                   num_procs=args.num_procs, **preset)
 
