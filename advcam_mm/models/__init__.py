@@ -9,3 +9,4 @@ from .cct_upsampling_head import CCTUpsamplingHead  # noqa: E402,F401
 from .pyramid_pooling_neck import PyramidPoolingNeck  # noqa: E402,F401
 from .aspp_v2_head import ASPPV2Head  # noqa: E402,F401
 from .crf_postprocess import EncoderDecoderWithCRF, SegTTAModelWithCRF  # noqa: E402,F401
+from .losses import BalancedCrossEntropyLoss  # noqa: E402,F401

@@ -13,12 +13,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
-from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 
 from ..core.cct_perturbations import PERTURBATION_NAMES, perturb
 from ..core.consistency import (annealed_bootstrapped_cross_entropy, annealed_threshold,
                                 consistency_weight, softmax_mse_loss)
+from .crf_postprocess import EncoderDecoderWithCRF
 
 #: CCT's VOC settings (``configs/config.json``): number of auxiliary decoders per perturbation and options.
 CCT_PERTURBATIONS = dict(
@@ -50,7 +50,7 @@ def training_progress():
 
 
 @MODELS.register_module()
-class CCTSegmentor(EncoderDecoder):
+class CCTSegmentor(EncoderDecoderWithCRF):
     """CCT: a shared encoder, a main decoder, and auxiliary decoders on perturbed encoder features.
 
     * encoder = ``backbone`` (dilated ResNet, output stride 8) + ``neck``
@@ -82,7 +82,12 @@ class CCTSegmentor(EncoderDecoder):
       count as finished. ``rampup_iters`` overrides ``rampup_ratio *
       max_iters``.
     * Inference is the main decoder (mmseg's ``EncoderDecoder.predict``,
-      ``test_cfg`` mode whole or slide).
+      ``test_cfg`` mode whole or slide), refined by DeepLab-v2's dense CRF
+      when ``test_cfg.crf`` is enabled, exactly as
+      :class:`EncoderDecoderWithCRF` (whose subclass this is; also under
+      ``SegTTAModelWithCRF``, which runs the CRF once on the merged views).
+      AdvCAM's 77.8 (#12 in jbeomlee93/AdvCAM) is CCT's multi-scale + flip
+      inference followed by this CRF.
 
     Args:
         sup_loss (dict): ``dict(type='CE')`` or ``dict(type='abCE',

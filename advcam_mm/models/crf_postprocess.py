@@ -11,7 +11,9 @@ Two registered models add it to any MMSeg test path, configured by one dict:
   softmax of the augmented views, then runs the CRF once on the merged
   probabilities (``tools/test.py CONFIG CKPT --tta``). It takes the CRF
   settings of the wrapped model and switches that model's own CRF off, so
-  no view is refined twice.
+  no view is refined twice. ``view_average='logits'`` averages the views'
+  logits instead and takes their softmax (CCT's ``multi_scale_predict`` in
+  ``inference.py``, which AdvCAM used for its semi-supervised 77.8).
 
 The CRF needs the un-normalised image: it is read from the data sample's
 ``img_path`` (the file ``LoadImageFromFile`` loaded) and must have the
@@ -84,7 +86,7 @@ def refine_probabilities(probs: torch.Tensor, sample: SegDataSample, settings: d
 
 
 def set_refined_prediction(sample: SegDataSample, marginals: torch.Tensor) -> SegDataSample:
-    """Store CRF marginals as ``seg_logits = log(p)`` and ``pred_sem_seg = argmax``."""
+    """Store probabilities (CRF marginals, merged views) as ``seg_logits = log(p)``, ``pred_sem_seg = argmax``."""
     sample.set_data({
         'seg_logits': PixelData(data=marginals.clamp_min(1e-8).log()),
         'pred_sem_seg': PixelData(data=marginals.argmax(dim=0, keepdim=True)),
@@ -125,34 +127,49 @@ class EncoderDecoderWithCRF(EncoderDecoder):
 
 @MODELS.register_module()
 class SegTTAModelWithCRF(SegTTAModel):
-    """mmseg ``SegTTAModel`` (mean of the views' softmax) followed by one dense CRF.
+    """mmseg ``SegTTAModel`` (mean of the views' softmax, or of their logits) followed by one dense CRF.
 
     Args:
         module (dict): the segmentor (e.g. ``EncoderDecoderWithCRF``).
         crf (dict | str | None): CRF settings; ``'from_module'`` (default)
             takes the wrapped model's ``test_cfg['crf']``; ``None`` disables it.
+        view_average (str): ``'softmax'`` (default, mmseg's ``SegTTAModel``):
+            mean of the views' softmax; ``'logits'``: softmax of the mean of
+            the views' logits (CCT's multi-scale inference).
     """
 
-    def __init__(self, module, crf='from_module', **kwargs):
+    def __init__(self, module, crf='from_module', view_average: str = 'softmax', **kwargs):
+        if view_average not in ('softmax', 'logits'):
+            raise ValueError(f"SegTTAModelWithCRF: view_average must be 'softmax' or 'logits', "
+                             f'got {view_average!r}')
         super().__init__(module=module, **kwargs)
+        self.view_average = view_average
         if crf == 'from_module':
             self.crf = getattr(self.module, 'crf', None)
         else:
             self.crf = dense_crf_settings(crf)
         if hasattr(self.module, 'crf'):
             self.module.crf = None  # refine the merged prediction only
-        if self.crf is not None:
+        if self.crf is not None or view_average == 'logits':
             _check_multiclass(self.module.out_channels)
 
+    def merged_probabilities(self, views: List[SegDataSample]) -> torch.Tensor:
+        """Class probabilities ``(C, H, W)`` of one image from its views (see ``view_average``)."""
+        if self.view_average == 'logits':
+            return (sum(view.seg_logits.data for view in views) / len(views)).softmax(dim=0)
+        return sum(view.seg_logits.data.softmax(dim=0) for view in views) / len(views)
+
     def merge_preds(self, data_samples_list: List[List[SegDataSample]]) -> List[SegDataSample]:
-        if self.crf is None:
+        if self.crf is None and self.view_average == 'softmax':
             return super().merge_preds(data_samples_list)
         merged = []
         for views in data_samples_list:
-            probs = sum(view.seg_logits.data.softmax(dim=0) for view in views) / len(views)
+            probs = self.merged_probabilities(views)
             first = views[0]
             sample = SegDataSample(metainfo=dict(first.metainfo))
             if 'gt_sem_seg' in first:
                 sample.gt_sem_seg = first.gt_sem_seg
-            merged.append(set_refined_prediction(sample, refine_probabilities(probs, first, self.crf)))
+            if self.crf is not None:
+                probs = refine_probabilities(probs, first, self.crf)
+            merged.append(set_refined_prediction(sample, probs))
         return merged

@@ -20,19 +20,26 @@ class PyramidPoolingNeck(BaseModule):
     a 3x3 conv-BN-ReLU to ``channels`` (512 for ResNet-50's 2048 = 2048 / 4,
     the input width of CCT's decoders). All decoders read its output.
 
+    The pooled maps are upsampled with ``align_corners=False``, as CCT's
+    ``_PSPModule.forward``. With the same weights ``True`` gives another
+    output for every bin other than 1x1 (or the feature's own size), so
+    weights trained one way do not fit the other. CCT's decoders and its
+    final resize to the input do use ``align_corners=True``: that is the
+    head's setting (``CCTUpsamplingHead``), not this one.
+
     Args:
         in_channels (int): channels of the backbone output used (``in_index``).
         channels (int): output channels.
         bin_sizes (sequence[int]): pooled sizes, CCT's ``(1, 2, 3, 6)``.
         in_index (int): which backbone output to use (default the last).
         norm_cfg (dict): normalisation of the conv modules (BN; SyncBN on GPUs).
-        align_corners (bool): of the upsampling (CCT: True).
+        align_corners (bool): of the upsampling (CCT: False).
     Returns (forward): a tuple with one ``(B, channels, h, w)`` tensor.
     """
 
     def __init__(self, in_channels: int = 2048, channels: int = 512,
                  bin_sizes: Sequence[int] = (1, 2, 3, 6), in_index: int = -1,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True), align_corners: bool = True,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True), align_corners: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         if not bin_sizes:

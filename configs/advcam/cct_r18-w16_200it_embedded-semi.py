@@ -11,3 +11,5 @@ _base_ = [
 model = dict(
     backbone=dict(init_cfg=dict(checkpoint='work_dirs/cam_r18-w16_15ep_embedded/epoch_15.pth')),
     decode_head=dict(num_classes=5))
+# tools/test.py --tta: CCT's multi-scale inference (logits averaged), then (when enabled) the dense CRF once.
+tta_model = dict(type='SegTTAModelWithCRF', view_average='logits')

@@ -4,7 +4,7 @@
 # validated on VOC val against the ground truth in SegmentationClass.
 # DeepLab-v2's augmentation: rescale by a random factor in [0.5, 1.5], random 321x321 crop,
 # horizontal flip; crops smaller than 321 are padded by the data_preprocessor (size=(321, 321)).
-_base_ = ['./voc12aug.py']
+_base_ = ['./voc12aug.py', './voc12aug_tta.py']  # tta_pipeline: multi-scale + flip testing (--tta)
 dataset_type = 'VOCSegmentationDataset'
 data_root = {{_base_.data_root}}
 # Absolute (a relative mask_dir is joined to data_root): <repo>/work_dirs/pseudo_labels/voc
@@ -22,20 +22,6 @@ test_pipeline = [
     dict(type='LoadImageWithCheck'),
     dict(type='LoadVOCAnnotations'),
     dict(type='PackSegInputs'),
-]
-# Multi-scale + flip testing (tools/test.py --tta).
-img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5]
-tta_pipeline = [
-    dict(type='LoadImageWithCheck'),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios],
-            [dict(type='RandomFlip', prob=0., direction='horizontal'),
-             dict(type='RandomFlip', prob=1., direction='horizontal')],
-            [dict(type='LoadVOCAnnotations')],
-            [dict(type='PackSegInputs')],
-        ])
 ]
 train_dataloader = dict(
     batch_size=10,  # DeepLab-v2's batch (one GPU); with N GPUs use 10 / N per GPU

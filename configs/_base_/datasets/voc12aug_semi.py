@@ -5,7 +5,7 @@
 # CCT's augmentation: long side random in [0.5, 2.0] x 400, horizontal flip, random 320 crop
 # (padded: image with the mean, mask with 255). Validation: VOC val, whole images, mIoU.
 # The pseudo-mask folder: train_dataloader.dataset.weak.mask_dir=<folder> (absolute).
-_base_ = ['./voc12aug.py']
+_base_ = ['./voc12aug.py', './voc12aug_tta.py']  # tta_pipeline: multi-scale + flip testing (--tta)
 dataset_type = 'VOCSegmentationDataset'
 data_root = {{_base_.data_root}}
 pseudo_label_dir = '{{ fileDirname }}/../../../work_dirs/pseudo_masks/voc12aug'

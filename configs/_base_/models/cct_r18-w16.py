@@ -36,7 +36,7 @@ model = dict(
         style='pytorch',
         init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')),
     neck=dict(type='PyramidPoolingNeck', in_channels=128, channels=32, bin_sizes=(1, 2, 3, 6),
-              norm_cfg=norm_cfg, align_corners=True),
+              norm_cfg=norm_cfg, align_corners=False),  # CCT's models/encoder.py _PSPModule
     decode_head=decode_head,
     perturbations=dict(
         vat=dict(num=1, xi=1e-6, eps=2.0),
@@ -53,4 +53,8 @@ model = dict(
     weak_loss_weight=0.4,
     weak_loss_on='aux',
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    test_cfg=dict(
+        mode='whole',
+        # DeepLab-v2's VOC CRF, as cct_r50.py; off unless the MS + flip + CRF protocol switches it on.
+        crf=dict(enabled=False, t=10, gaussian_sxy=1, gaussian_compat=3,
+                 bilateral_sxy=67, bilateral_srgb=3, bilateral_compat=4)))

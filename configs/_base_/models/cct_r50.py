@@ -7,7 +7,8 @@
 # sigmoid ramp-up over the first 10 % of iterations, supervised CE (ab-CE: sup_loss=dict(type='abCE')),
 # weak-label CE weight 0.4. ResNet-101: backbone.depth=101 and the resnet101_v1c checkpoint.
 # BN as in CCT's single-GPU runs; on several GPUs SyncBN (norm_cfg.type='SyncBN') keeps the
-# statistics of the 10 + 10 batch.
+# statistics of the 10 + 10 batch. Test: the main decoder, whole image; test_cfg.crf adds the dense
+# CRF (CCTSegmentor is an EncoderDecoderWithCRF).
 norm_cfg = dict(type='BN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -40,7 +41,7 @@ model = dict(
         style='pytorch',
         init_cfg=dict(type='Pretrained', checkpoint='open-mmlab://resnet50_v1c')),
     neck=dict(type='PyramidPoolingNeck', in_channels=2048, channels=512, bin_sizes=(1, 2, 3, 6),
-              norm_cfg=norm_cfg, align_corners=True),
+              norm_cfg=norm_cfg, align_corners=False),  # CCT's models/encoder.py _PSPModule
     decode_head=decode_head,
     perturbations=dict(
         vat=dict(num=2, xi=1e-6, eps=2.0),
@@ -57,4 +58,11 @@ model = dict(
     weak_loss_weight=0.4,
     weak_loss_on='aux',
     train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    test_cfg=dict(
+        mode='whole',
+        # Dense CRF after the (merged) prediction, off by default; the author's semi-supervised
+        # protocol switches it on (jbeomlee93/AdvCAM #12, pointing to deeplab-pytorch): DeepLab-v2's
+        # VOC CRF (configs/voc12.yaml: iter_max 10, pos_w 3, pos_xy_std 1, bi_w 4, bi_xy_std 67,
+        # bi_rgb_std 3), in crf_inference_prob's names, as in deeplabv2_r101.py.
+        crf=dict(enabled=False, t=10, gaussian_sxy=1, gaussian_compat=3,
+                 bilateral_sxy=67, bilateral_srgb=3, bilateral_compat=4)))
