@@ -44,11 +44,13 @@ def heatmap_overlay(image_rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.5,
 
 
 def colorize_labels(label: np.ndarray, palette=None) -> np.ndarray:
-    """``(H, W)`` class ids -> ``(H, W, 3)`` uint8 colours (VOC's palette, 255 its void colour)."""
-    palette = np.asarray(voc_palette() if palette is None else palette, dtype=np.uint8).reshape(-1, 3)
-    if len(palette) < 256:
-        palette = np.concatenate([palette, np.zeros((256 - len(palette), 3), np.uint8)])
-    return palette[np.asarray(label).astype(np.int64)]
+    """``(H, W)`` class ids -> ``(H, W, 3)`` uint8 colours: the dataset's ``palette`` for its classes,
+    VOC's colour map for the rest (255, ignored, in VOC's void colour)."""
+    colours = np.asarray(voc_palette(), dtype=np.uint8)
+    if palette is not None:
+        palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 3)[:256]
+        colours[:len(palette)] = palette
+    return colours[np.asarray(label).astype(np.int64)]
 
 
 def panel_grid(num_map_classes: int, num_sources: int, num_labels: int = 2) -> tuple:

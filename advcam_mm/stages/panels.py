@@ -68,7 +68,7 @@ def select_infos(infos, maps, ids=None, num=8) -> list:
     return [info for info in infos if has_maps(info)][:num]
 
 
-def panel_of(info, maps, thresholds, labels, names, crf=True) -> bytes:
+def panel_of(info, maps, thresholds, labels, names, palette=None, crf=True) -> bytes:
     rgb = read_rgb(info['img_path'])
     sources = []
     for (name, folder), threshold in zip(maps, thresholds):
@@ -90,7 +90,7 @@ def panel_of(info, maps, thresholds, labels, names, crf=True) -> bytes:
     for title, label in shown:
         if label.shape != rgb.shape[:2]:
             raise ValueError(f"{info['img_id']}: {title} is {label.shape} but the image is {rgb.shape[:2]}")
-    return render_panel(rgb, sources, names, labels=shown, image_id=info['img_id'])
+    return render_panel(rgb, sources, names, labels=shown, image_id=info['img_id'], palette=palette)
 
 
 def run(config, maps, out_dir, thresholds=None, labels=(), ids=None, num=8, split=None, crf=True,
@@ -119,7 +119,7 @@ def run(config, maps, out_dir, thresholds=None, labels=(), ids=None, num=8, spli
         if decision == 'reuse' and osp.isfile(path):
             paths.append(path)
             continue
-        save_png_bytes(path, panel_of(info, maps, thresholds, labels, names, crf))
+        save_png_bytes(path, panel_of(info, maps, thresholds, labels, names, dataset.metainfo.get('palette'), crf))
         paths.append(path)
     folder.complete(num_panels=len(paths))
     return paths
