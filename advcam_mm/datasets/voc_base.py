@@ -61,6 +61,9 @@ class VOCBaseDataset(BaseSegDataset):
         Other arguments as mmseg's ``BaseSegDataset``.
     """
     METAINFO = dict(classes=VOC_CLASSES, palette=VOC_PALETTE)
+    # What data_root should be, for the error when it is missing.
+    DATA_ROOT_HINT = ('the VOC2012 folder holding JPEGImages/, ImageSets/Segmentation/, ...; make the '
+                      'embedded dataset with tools/make_embedded_dataset.py')
 
     def __init__(self, ann_file='', mask_dir=None, data_prefix=dict(img_path='JPEGImages'),
                  img_suffix='.jpg', seg_map_suffix='.png', check_files=True, **kwargs):
@@ -107,9 +110,8 @@ class VOCBaseDataset(BaseSegDataset):
     def _check_data_root(self):
         if self.data_root is not None and not osp.isdir(self.data_root):
             raise FileNotFoundError(
-                f'{type(self).__name__}: data_root {self.data_root} does not exist (expected the VOC2012 '
-                f'folder holding JPEGImages/, ImageSets/Segmentation/, ...; make the embedded dataset '
-                f'with tools/make_embedded_dataset.py)')
+                f'{type(self).__name__}: data_root {self.data_root} does not exist (expected '
+                f'{self.DATA_ROOT_HINT})')
 
     def read_split_ids(self):
         """Ids of the split file ``ann_file`` (stripped, blank lines skipped)."""
