@@ -6,7 +6,7 @@ images in ``<data_root>/<split>/``) and writes, under ``out_root`` (default
 
 * ``SegmentationClass/<split>/<id>.png``: one palette PNG per image, 0 =
   background, 1..80 = the categories in COCO's order (sorted category id),
-  255 = ignore (:func:`semantic_mask`);
+  255 = ignore;
 * ``ImageSets/<split>.txt``: the ids of the images with at least one
   annotation, by COCO image id (82,081 of train2014's 82,783 images and 40,137
   of val2014's 40,504 in the lists CLIP-ES ships; images without any label
@@ -36,13 +36,12 @@ import os
 import os.path as osp
 import time
 
-import numpy as np
 from PIL import Image
 
 from advcam_mm.fileio.atomic import atomic_write
 from advcam_mm.fileio.label_png import label_png_path, remove_stale_temp_files, save_label_png
 
-from .cls_labels import read_cls_labels_file, save_cls_labels
+from .cls_labels import read_cls_labels_file, read_split_file, save_cls_labels
 from .coco_annotations import (COCOAnnotationError, annotation_mask, image_labels, label_of_category,
                                read_instances, semantic_mask)
 from .coco_metainfo import (CLS_LABELS_FILE, IGNORE_INDEX, SPLITS, annotation_file, mask_folder,
@@ -200,80 +199,75 @@ def convert_coco(data_root, splits=SPLITS, out_root=None, num_workers=None, forc
     if not osp.isdir(data_root):
         raise FileNotFoundError(f'{data_root}: COCO folder not found (expected annotations/, train2014/, val2014/)')
     num_workers = (os.cpu_count() or 1) if num_workers is None else num_workers
+    return {split: _convert_split(data_root, out_root, split, num_workers, force, progress_factory, start_method)
+            for split in splits}
+
+
+def _convert_split(data_root, out_root, split, num_workers, force, progress_factory, start_method):
+    start = time.perf_counter()
+    json_path = osp.join(data_root, annotation_file(split))
+    instances = read_instances(json_path)
+    settings = dict(converter_version=CONVERTER_VERSION, mask_rule=MASK_RULE, ignore_index=IGNORE_INDEX,
+                    categories=[[int(i), name] for i, name in instances['categories']])
+    record = dict(annotation_file=annotation_file(split), annotation_sha256=_sha256(json_path))
     manifest_path = osp.join(out_root, MANIFEST_NAME)
-    results = {}
-    for split in splits:
-        start = time.perf_counter()
-        json_path = osp.join(data_root, annotation_file(split))
-        instances = read_instances(json_path)
-        categories = [[int(i), name] for i, name in instances['categories']]
-        settings = dict(converter_version=CONVERTER_VERSION, mask_rule=MASK_RULE, ignore_index=IGNORE_INDEX,
-                        categories=categories)
-        record = dict(annotation_file=annotation_file(split), annotation_sha256=_sha256(json_path))
-        manifest = _read_manifest(manifest_path)
-        plan = _plan_split(manifest, manifest_path, out_root, split, settings, record, force)
-        images = [image for image in instances['images'] if instances['annotations'].get(image['coco_id'])]
-        excluded = len(instances['images']) - len(images)
-        mask_dir, mask_paths = _split_outputs(out_root, split, images)
-        if plan == 'skip' and all(osp.isfile(p) for p in mask_paths) \
-                and osp.isfile(osp.join(out_root, split_list_file(split))):
-            results[split] = dict(images=len(images), written=0, skipped=len(images), excluded=excluded,
-                                  ignored_fraction=None, seconds=time.perf_counter() - start, status='complete')
-            continue
-
-        image_dir = osp.join(data_root, split)
-        image_paths = [osp.join(image_dir, image['file_name']) for image in images]
-        missing = [p for p in image_paths if not osp.isfile(p)]
-        if missing:
-            more = f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''
-            raise FileNotFoundError(f'{missing[0]}: image listed in {json_path} not found{more}')
-
-        if manifest is None or force and manifest['settings'] != settings:
-            manifest = dict(format='advcam_mm COCO conversion', settings=settings, splits={})
-        manifest['settings'] = settings
-        manifest['splits'][split] = dict(record, images=len(images), status='incomplete')
-        os.makedirs(mask_dir, exist_ok=True)
-        _write_manifest(manifest_path, manifest)
-
-        todo = [i for i, path in enumerate(mask_paths) if force or not osp.isfile(path)]
-        remove_stale_temp_files(mask_dir, mask_paths)  # left by a killed run
-        label_of = label_of_category(instances['categories'])
-        progress = progress_factory(f'{split} masks', len(images)) if progress_factory else None
-        for _ in range(len(images) - len(todo)):
-            if progress is not None:
-                progress.update(skipped=True)
-        tasks = [(images[i], instances['annotations'][images[i]['coco_id']], label_of, image_paths[i],
-                  mask_paths[i], json_path) for i in todo]
-        ignored = pixels = 0
-        try:
-            for ignored_pixels, image_pixels in _run(tasks, min(num_workers, len(tasks)), start_method, progress):
-                ignored += ignored_pixels
-                pixels += image_pixels
-        finally:
-            if progress is not None:
-                progress.close()
-
-        _write_labels(out_root, split, images, instances, label_of)
-        with atomic_write(osp.join(out_root, split_list_file(split)), 'w') as f:
-            f.write(''.join(image['id'] + '\n' for image in images))
-        manifest['splits'][split]['status'] = 'complete'
-        _write_manifest(manifest_path, manifest)
-        results[split] = dict(images=len(images), written=len(todo), skipped=len(images) - len(todo),
-                              excluded=excluded, ignored_fraction=ignored / pixels if pixels else None,
-                              seconds=time.perf_counter() - start, status='complete')
-    return results
-
-
-def _write_labels(out_root, split, images, instances, label_of):
-    """Put the split's labels into ``cls_labels_coco.npy``, replacing the ids of its previous list."""
-    path = osp.join(out_root, CLS_LABELS_FILE)
-    labels = read_cls_labels_file(path) if osp.isfile(path) else {}
+    manifest = _read_manifest(manifest_path)
+    plan = _plan_split(manifest, manifest_path, out_root, split, settings, record, force)
+    images = [image for image in instances['images'] if instances['annotations'].get(image['coco_id'])]
+    mask_dir, mask_paths = _split_outputs(out_root, split, images)
     list_path = osp.join(out_root, split_list_file(split))
-    if osp.isfile(list_path):
-        with open(list_path) as f:
-            for line in f:
-                labels.pop(line.strip(), None)
-    num_classes = len(label_of)
+    result = dict(images=len(images), excluded=len(instances['images']) - len(images), status='complete')
+    if plan == 'skip' and osp.isfile(list_path) and all(osp.isfile(p) for p in mask_paths):
+        return dict(result, written=0, skipped=len(images), ignored_fraction=None,
+                    seconds=time.perf_counter() - start)
+
+    image_paths = [osp.join(data_root, split, image['file_name']) for image in images]
+    missing = [p for p in image_paths if not osp.isfile(p)]
+    if missing:
+        more = f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''
+        raise FileNotFoundError(f'{missing[0]}: image listed in {json_path} not found{more}')
+
+    if manifest is None or force and manifest['settings'] != settings:
+        manifest = dict(format='advcam_mm COCO conversion', settings=settings, splits={})
+    manifest['settings'] = settings
+    manifest['splits'][split] = dict(record, images=len(images), status='incomplete')
+    os.makedirs(mask_dir, exist_ok=True)
+    _write_manifest(manifest_path, manifest)
+    previous_ids = read_split_file(list_path) if osp.isfile(list_path) else []
+    if force and osp.isfile(list_path):
+        os.remove(list_path)  # the list is written last: no list, no half-converted split in use
+
+    todo = [i for i, path in enumerate(mask_paths) if force or not osp.isfile(path)]
+    remove_stale_temp_files(mask_dir, mask_paths)  # left by a killed run
+    label_of = label_of_category(instances['categories'])
+    tasks = [(images[i], instances['annotations'][images[i]['coco_id']], label_of, image_paths[i],
+              mask_paths[i], json_path) for i in todo]
+    progress = progress_factory(f'{split} masks', len(images)) if progress_factory else None
+    ignored = pixels = 0
+    try:
+        for _ in range(len(images) - len(todo) if progress is not None else 0):
+            progress.update(skipped=True)
+        for ignored_pixels, image_pixels in _run(tasks, min(num_workers, len(tasks)), start_method, progress):
+            ignored += ignored_pixels
+            pixels += image_pixels
+    finally:
+        if progress is not None:
+            progress.close()
+
+    _write_labels(osp.join(out_root, CLS_LABELS_FILE), previous_ids, images, instances, label_of)
+    with atomic_write(list_path, 'w') as f:
+        f.write(''.join(image['id'] + '\n' for image in images))
+    manifest['splits'][split]['status'] = 'complete'
+    _write_manifest(manifest_path, manifest)
+    return dict(result, written=len(todo), skipped=len(images) - len(todo),
+                ignored_fraction=ignored / pixels if pixels else None, seconds=time.perf_counter() - start)
+
+
+def _write_labels(path, previous_ids, images, instances, label_of):
+    """Put the split's labels into ``cls_labels_coco.npy``, replacing those of its previous list."""
+    labels = read_cls_labels_file(path) if osp.isfile(path) else {}
+    for image_id in previous_ids:
+        labels.pop(image_id, None)
     for image in images:
-        labels[image['id']] = image_labels(instances['annotations'][image['coco_id']], label_of, num_classes)
+        labels[image['id']] = image_labels(instances['annotations'][image['coco_id']], label_of, len(label_of))
     save_cls_labels(path, labels)

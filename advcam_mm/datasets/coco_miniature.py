@@ -25,18 +25,17 @@ same arguments is left as it is; its manifest is written last) and atomic (it
 is written into a temporary sibling folder and renamed into place), as the
 embedded VOC dataset.
 """
-import contextlib
 import hashlib
 import io
 import json
 import os
 import os.path as osp
-import shutil
-import tempfile
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from advcam_mm.fileio.generated_folder import generate_folder
 
 from .coco_metainfo import COCO_CATEGORIES, annotation_file
 
@@ -262,22 +261,6 @@ def _generate_into(root, params):
         json.dump(manifest, f, indent=1)
 
 
-@contextlib.contextmanager
-def _lock(folder):
-    """Exclusive ``flock`` on ``folder/.coco_miniature.lock`` (no-op where unavailable)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover (Windows)
-        yield
-        return
-    with open(osp.join(folder, '.coco_miniature.lock'), 'a') as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def make_coco_miniature(out_root, num_train=24, num_val=12, image_size=128, seed=0, force=False):
     """Write the miniature to ``out_root`` (the COCO folder) and return ``out_root``.
 
@@ -293,29 +276,6 @@ def make_coco_miniature(out_root, num_train=24, num_val=12, image_size=128, seed
     if image_size < 64:
         raise ValueError(f'make_coco_miniature: image_size must be >= 64, got {image_size}')
     params = _params(num_train, num_val, image_size, seed)
-    out_root = osp.abspath(os.fspath(out_root))
-    if not force and _is_complete(out_root, params):
-        return out_root
-    parent = osp.dirname(out_root)
-    os.makedirs(parent, exist_ok=True)
-    with _lock(parent):
-        if not force and _is_complete(out_root, params):
-            return out_root
-        if osp.isdir(out_root) and os.listdir(out_root) and not force \
-                and not osp.isfile(osp.join(out_root, MANIFEST_NAME)):
-            raise FileExistsError(f'make_coco_miniature: {out_root} exists and was not made by this generator '
-                                  f'(no {MANIFEST_NAME}); pass force=True (--force) to replace it')
-        prefix = f'.{osp.basename(out_root)}.'
-        for stale in os.listdir(parent):  # left by a killed run (only the lock holder writes them)
-            if stale.startswith(prefix) and stale.endswith('.tmp'):
-                shutil.rmtree(osp.join(parent, stale), ignore_errors=True)
-        work = tempfile.mkdtemp(prefix=prefix, suffix='.tmp', dir=parent)
-        try:
-            _generate_into(work, params)
-            if osp.exists(out_root):
-                shutil.rmtree(out_root)
-            os.replace(work, out_root)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-    return out_root
+    return generate_folder(out_root, lambda folder: _is_complete(folder, params),
+                           lambda folder: _generate_into(folder, params), MANIFEST_NAME, force=force,
+                           who='make_coco_miniature')

@@ -1,4 +1,4 @@
-"""COCO conversion: the overlap/crowd rule, masks against a per-pixel rasterisation, labels, resume, refusals, errors."""
+"""COCO conversion: the crowd/overlap rule, masks vs a per-pixel rasterisation, labels, resume, refusals, errors."""
 import itertools
 import json
 import os
@@ -174,6 +174,10 @@ def test_rerun_skips_and_other_settings_are_refused(coco_miniature_root, tmp_pat
     assert 'val2014' in str(info.value) and 'annotation_sha256' in str(info.value) and '--force' in str(info.value)
     forced = convert_coco(root, splits=['val2014'], num_workers=1, force=True)['val2014']
     assert forced['written'] == 11
+    changed = content['annotations'][0]
+    name = next(osp.splitext(i['file_name'])[0] for i in content['images'] if i['id'] == changed['image_id'])
+    labels = np.load(osp.join(root, 'cls_labels_coco.npy'), allow_pickle=True).item()
+    assert labels[name][label_of_category(COCO_CATEGORIES)[changed['category_id']] - 1] == 1
     # masks that no manifest describes are not adopted
     os.remove(osp.join(root, MANIFEST_NAME))
     with pytest.raises(FileExistsError, match='does not describe'):

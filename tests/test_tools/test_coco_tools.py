@@ -4,7 +4,6 @@ import os.path as osp
 import re
 
 import numpy as np
-import pytest
 import torch
 
 from conftest import REPO_ROOT, run_tool
