@@ -19,6 +19,7 @@ setup(
         'ftfy',
         'regex',
         'pydensecrf2',
+        'pycocotools',
     ],
     extras_require={
         # CPU machines / no CUDA toolchain: mmcv without compiled ops (advcam_mm.compat fills in).

@@ -18,6 +18,21 @@ def embedded_voc_root(tmp_path_factory):
     return make_embedded_voc(str(tmp_path_factory.mktemp('embedded')))
 
 
+@pytest.fixture(scope='session')
+def coco_miniature_root(tmp_path_factory):
+    """The COCO-format miniature (24 train2014 + 12 val2014 images), converted; read-only.
+
+    ``advcam_mm.datasets.coco_miniature`` inputs plus what ``convert_coco``
+    writes (``SegmentationClass/``, ``ImageSets/``, ``cls_labels_coco.npy``);
+    about 2 s.
+    """
+    from advcam_mm.datasets.coco_conversion import convert_coco
+    from advcam_mm.datasets.coco_miniature import make_coco_miniature
+    root = make_coco_miniature(str(tmp_path_factory.mktemp('coco') / 'coco2014'))
+    convert_coco(root, num_workers=2)
+    return root
+
+
 @pytest.fixture
 def embedded_voc_copy(embedded_voc_root, tmp_path):
     """A private, writable copy of the embedded ``VOC2012`` folder (for bad-input tests)."""

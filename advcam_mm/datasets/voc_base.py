@@ -50,6 +50,16 @@ class VOCBaseDataset(BaseSegDataset):
     METAINFO = dict(classes=VOC_CLASSES, palette=VOC_PALETTE)
     #: Where a split's id list lives, relative to ``data_root`` (what a stage's ``--split NAME`` means).
     SPLIT_FILE = 'ImageSets/Segmentation/{split}.txt'
+    # What data_root should be, for the error when it is missing.
+    DATA_ROOT_HINT = ('the VOC2012 folder holding JPEGImages/, ImageSets/Segmentation/, ...; make the '
+                      'embedded dataset with tools/make_embedded_dataset.py')
+
+    @classmethod
+    def split_settings(cls, split: str) -> dict:
+        """The dataset config entries that select ``split``: a split name (``SPLIT_FILE``) or a list file."""
+        if split.endswith('.txt') or osp.sep in split:
+            return dict(ann_file=split)
+        return dict(ann_file=cls.SPLIT_FILE.format(split=split))
 
     def __init__(self, ann_file='', mask_dir=None, data_prefix=dict(img_path='JPEGImages'),
                  img_suffix='.jpg', seg_map_suffix='.png', check_files=True, **kwargs):
@@ -96,9 +106,8 @@ class VOCBaseDataset(BaseSegDataset):
     def _check_data_root(self):
         if self.data_root is not None and not osp.isdir(self.data_root):
             raise FileNotFoundError(
-                f'{type(self).__name__}: data_root {self.data_root} does not exist (expected the VOC2012 '
-                f'folder holding JPEGImages/, ImageSets/Segmentation/, ...; make the embedded dataset '
-                f'with tools/make_embedded_dataset.py)')
+                f'{type(self).__name__}: data_root {self.data_root} does not exist (expected '
+                f'{self.DATA_ROOT_HINT})')
 
     def read_split_ids(self):
         """Ids of the split file ``ann_file`` (stripped, blank lines skipped)."""

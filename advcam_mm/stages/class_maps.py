@@ -5,7 +5,8 @@ Reads     the classifier config (model, normalisation, ``label_generation``, its
 Writes    ``<out_dir>/<image id>.npy`` (:mod:`advcam_mm.fileio.cam_files`) and the manifest.
 Settings  ``label_generation``: ``method`` (``cam``: IRN's multi-scale CAM; ``advcam``),
           ``scales``, ``flip``; for AdvCAM ``steps``, ``step_size``, ``mask_thresh``,
-          ``mask_coef`` (Eq. 7) and ``amp``; ``max_batch`` only bounds memory. Plus the
+          ``mask_coef`` (Eq. 7) and ``amp``; ``storage`` (the files' precision,
+          :data:`advcam_mm.fileio.cam_files.STORAGES`); ``max_batch`` only bounds memory. Plus the
           normalisation and the checkpoint's digest.
 
 Ranks split the images; every file is written atomically and a finished file
@@ -24,7 +25,7 @@ import torch
 from ..core.advcam import advcam_maps
 from ..core.cam import multiscale_cam
 from ..core.image_tensor import normalise_image
-from ..fileio.cam_files import cam_file_path, save_cam_file
+from ..fileio.cam_files import STORAGES, cam_file_path, save_cam_file
 from ..fileio.images import read_rgb
 from ..fileio.manifest import file_input
 from .datasets import build_dataset, dataset_input, samples
@@ -38,7 +39,7 @@ from .training import resolve_checkpoint
 
 STAGE = 'class_maps'
 LABEL_GENERATION_KEYS = ('method', 'scales', 'flip', 'steps', 'step_size', 'mask_thresh', 'mask_coef',
-                         'max_batch', 'amp')
+                         'max_batch', 'amp', 'storage')
 #: Settings that do not change the maps' values (not recorded).
 NOT_RESULT_KEYS = ('max_batch',)
 ADVCAM_ONLY_KEYS = ('steps', 'step_size', 'mask_thresh', 'mask_coef', 'amp')
@@ -50,6 +51,8 @@ def label_generation_settings(cfg, **overrides) -> dict:
     settings = config_settings(cfg, 'label_generation', LABEL_GENERATION_KEYS, **overrides)
     if settings['method'] not in METHODS:
         raise ValueError(f"label_generation.method must be one of {METHODS}, got {settings['method']!r}")
+    if settings['storage'] not in STORAGES:
+        raise ValueError(f"label_generation.storage must be one of {STORAGES}, got {settings['storage']!r}")
     return settings
 
 
@@ -97,7 +100,7 @@ def generate_class_maps(model, infos: list, out_dir: str, settings: dict, mean, 
         class_ids = np.flatnonzero(np.asarray(info['gt_class_labels']) > 0)
         image = normalise_image(read_rgb(info['img_path']), mean, std, device)
         maps = class_maps_of_image(model, image, torch.as_tensor(class_ids, device=device), settings)
-        save_cam_file(path, maps['keys'], maps['strided'], maps['high_res'])
+        save_cam_file(path, maps['keys'], maps['strided'], maps['high_res'], settings['storage'])
         written += 1
         progress.update()
     progress.close()

@@ -4,8 +4,9 @@ Every per-image stage lists its images through a registered dataset built
 from a config's dataset dict (``img_id``, ``img_path`` and, where the
 dataset has them, ``gt_class_labels`` and ``seg_map_path``), so a dataset in
 another layout (COCO, a user's own) needs only a dataset class, not a stage
-change. A split name resolves through the dataset class's ``SPLIT_FILE``
-(VOC: ``ImageSets/Segmentation/<split>.txt``); a path to a list file works too.
+change. A split name resolves through the dataset class's ``split_settings``
+(VOC: ``ann_file=ImageSets/Segmentation/<split>.txt``; COCO: ``split=train2014``,
+which also names the image folder); a path to a list file works too.
 """
 import copy
 import os.path as osp
@@ -17,16 +18,15 @@ from ..fileio.manifest import file_sha256
 DATASET_MANIFESTS = ('embedded_manifest.json', 'coco_conversion_manifest.json')
 
 
-def split_ann_file(dataset_cfg: dict, split: str) -> str:
-    """The ``ann_file`` of ``split`` for a dataset of ``dataset_cfg``'s type."""
-    if split.endswith('.txt') or osp.sep in split:
-        return split
+def split_settings(dataset_cfg: dict, split: str) -> dict:
+    """The entries of ``dataset_cfg`` that select ``split`` (``split_settings`` of its dataset class)."""
     from mmseg.registry import DATASETS
     dataset_class = DATASETS.get(dataset_cfg['type'])
-    pattern = getattr(dataset_class, 'SPLIT_FILE', None)
-    if pattern is None:
-        raise ValueError(f'{dataset_cfg["type"]} has no SPLIT_FILE: give the split as a list file path')
-    return pattern.format(split=split)
+    if not hasattr(dataset_class, 'split_settings'):
+        if split.endswith('.txt') or osp.sep in split:
+            return dict(ann_file=split)
+        raise ValueError(f'{dataset_cfg["type"]} has no split_settings: give the split as a list file path')
+    return dataset_class.split_settings(split)
 
 
 def build_dataset(dataset_cfg: dict, split: Optional[str] = None, **overrides):
@@ -36,7 +36,7 @@ def build_dataset(dataset_cfg: dict, split: Optional[str] = None, **overrides):
     init_default_scope('mmseg')
     dataset_cfg = copy.deepcopy(dict(dataset_cfg))
     if split is not None:
-        dataset_cfg['ann_file'] = split_ann_file(dataset_cfg, split)
+        dataset_cfg.update(split_settings(dataset_cfg, split))
     dataset_cfg.update(pipeline=[], **overrides)
     return DATASETS.build(dataset_cfg)
 

@@ -290,19 +290,22 @@ class Recipe:
             return []
         return [f'model.backbone.init_cfg.checkpoint={checkpoint_of(self.path("classifier"))}']
 
-    def _split_file(self, config: str) -> str:
-        from .datasets import split_ann_file
+    @staticmethod
+    def _split_options(config: str, split: str, loader: str = 'train_dataloader') -> List[str]:
+        """``--cfg-options`` that select ``split`` for ``config``'s ``loader`` dataset."""
+        from .datasets import split_settings
         from .runner import load_config
-        return split_ann_file(load_config(config).train_dataloader.dataset, self.label_split)
+        settings = split_settings(load_config(config)[loader].dataset, split)
+        return [f'{loader}.dataset.{key}={value}' for key, value in settings.items()]
 
     def irn_options(self, method: str) -> List[str]:
         return self._options('irn', self.irn_config, [
-            f'train_dataloader.dataset.ann_file={self._split_file(self.irn_config)}',
+            *self._split_options(self.irn_config, self.label_split),
             f'train_dataloader.dataset.mask_dir={self.chain_path(method, "ir_labels")}', *self._backbone_init()])
 
     def segmentor_options(self, method: str) -> List[str]:
         return self._options('segmentor', self.segmentor_config, [
-            f'train_dataloader.dataset.ann_file={self._split_file(self.segmentor_config)}',
+            *self._split_options(self.segmentor_config, self.label_split),
             f'train_dataloader.dataset.mask_dir={self.chain_path(method, "pseudo_masks")}',
             f'custom_hooks.0.maps_dir={self.chain_path(method, "maps")}',
             f'custom_hooks.0.refiner.config={osp.abspath(self.irn_config)}',
@@ -395,7 +398,8 @@ class Recipe:
             steps.append(Step(f'{method} DeepLab-v2 predictions', 'advcam_mm.stages.testing', lambda w=work_dir, o=options: [
                 self.segmentor_config, checkpoint_of(w), '--work-dir', osp.join(w, 'predictions'), '--out',
                 osp.join(w, 'predictions', 'labels'), '--cfg-options', *o(),
-                f'test_dataloader.dataset.ann_file={self._evaluation_split_file()}'], (f'{method} DeepLab-v2',)))
+                *self._split_options(self.segmentor_config, self._evaluation_split(), 'test_dataloader')],
+                (f'{method} DeepLab-v2',)))
             labels += [f'{self._title(method)} IRN mask={self.chain_path(method, "pseudo_masks")}',
                        f'DeepLab-v2 ({self._title(method)})={osp.join(work_dir, "predictions", "labels")}']
             after += [f'{method} seeds', f'{method} pseudo masks', f'{method} DeepLab-v2 predictions']
@@ -411,11 +415,9 @@ class Recipe:
     def _title(method: str) -> str:
         return 'CAM' if method == 'cam' else 'AdvCAM'
 
-    def _evaluation_split_file(self) -> str:
-        from .datasets import split_ann_file
+    def _evaluation_split(self) -> str:
         from .runner import load_config
-        cfg = load_config(self.classifier_config)
-        return split_ann_file(cfg.train_dataloader.dataset, cfg.label_evaluation['split'])
+        return load_config(self.classifier_config).label_evaluation['split']
 
     # -- the results -------------------------------------------------------------------------------------
     def results(self) -> dict:
