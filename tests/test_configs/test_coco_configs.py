@@ -20,7 +20,7 @@ def _config(name):
 
 def test_there_is_a_config_per_stage():
     assert [osp.basename(c) for c in COCO_CONFIGS] == [
-        'cam_r50_5ep_coco14.py', 'deeplabv2_r101_100k_coco14.py', 'irn_r50_3ep_coco14.py']
+        'cam_r50_5ep_coco14.py', 'deeplabv2_r101_100k_coco14.py', 'irnet_r50_3ep_coco14.py']
 
 
 def test_recipe_values():
@@ -30,17 +30,17 @@ def test_recipe_values():
     assert cam.optim_wrapper.optimizer.lr == 0.1 and cam.optim_wrapper.optimizer.weight_decay == 1e-4
     resize, crop = cam.train_dataloader.dataset.pipeline[1], cam.train_dataloader.dataset.pipeline[3]
     assert (resize.min_long, resize.max_long, crop.crop_size) == (320, 640, 512)
-    irn = _config('irn_r50_3ep_coco14.py')
+    irn = _config('irnet_r50_3ep_coco14.py')
     assert irn.train_dataloader.batch_size == 32 and irn.train_cfg.max_epochs == 3
     assert irn.ir_labels == dict(conf_fg_thres=0.35, conf_bg_thres=0.10)
-    assert irn.train_dataloader.dataset.mask_dir.endswith(osp.join('work_dirs', 'ir_label', 'coco14'))
+    assert irn.train_dataloader.dataset.mask_dir.endswith(osp.join('work_dirs', 'ir_labels', 'coco14'))
     deeplab = _config('deeplabv2_r101_100k_coco14.py')
     assert deeplab.model.decode_head.num_classes == 81 and deeplab.model.backbone.depth == 101
     assert deeplab.train_cfg.max_iters == 100000 and deeplab.param_scheduler[0].end == 100000
     assert deeplab.train_dataloader.batch_size == 10 and deeplab.optim_wrapper.optimizer.lr == 2.5e-4
     hook = deeplab.custom_hooks[0]
-    assert hook.type == 'AdvCAMPseudoLabelHook' and hook.classifier_config.endswith('cam_r50_5ep_coco14.py')
-    assert hook.refiner.config.endswith('irn_r50_3ep_coco14.py')
+    assert hook.type == 'AdvCAMPseudoLabelHook' and hook.maps_dir.endswith('coco14_train2014')
+    assert hook.refiner.config.endswith('irnet_r50_3ep_coco14.py')
 
 
 @pytest.mark.parametrize('config', COCO_CONFIGS, ids=osp.basename)
