@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .core.advcam_prefix import PARAMETER_SYMBOLS, SWEPT_PARAMETERS
+from .core.advcam import PARAMETER_SYMBOLS, SWEPT_PARAMETERS
 from .core.labels import IGNORE_INDEX
 from .fileio.atomic import atomic_write
 from .fileio.label_png import voc_palette

@@ -2,7 +2,7 @@
 
 * seed mIoU (Fig. 6a): the best mIoU over the background-threshold sweep, as
   :mod:`.seed_metric` reports it, for the maps after t iterations
-  (:mod:`advcam_mm.core.advcam_prefix`; t = 1 is the CAM);
+  (:func:`advcam_mm.core.advcam.advcam_prefix_maps`; t = 1 is the CAM);
 * proportion of noise (Fig. 6b): among the pixels that are foreground at t
   but were background at t = 1, the fraction that is background in the ground
   truth, pixel-weighted over the images, at one background threshold for all
@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Optional
 
 import numpy as np
 
-from ..core.advcam_prefix import PARAMETER_SYMBOLS, SWEPT_PARAMETERS  # noqa: F401  (re-exported)
+from ..core.advcam import PARAMETER_SYMBOLS, SWEPT_PARAMETERS  # noqa: F401  (re-exported)
 from ..core.labels import IGNORE_INDEX
 from ..core.miou import iou_from_confusion, mean_iou, threshold_sweep_confusions
 from ..core.seeds import max_foreground

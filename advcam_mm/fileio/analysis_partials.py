@@ -11,7 +11,7 @@ import os.path as osp
 
 import numpy as np
 
-from ..core.advcam_prefix import SWEPT_PARAMETERS
+from ..core.advcam import SWEPT_PARAMETERS
 from .atomic import atomic_write
 
 PARTIALS_DIR = 'partials'

@@ -11,11 +11,17 @@ import numpy as np
 
 
 def read_rgb(path: str) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB image of ``path``; a missing or corrupt file is named in the error."""
+    """``(H, W, 3)`` uint8 RGB image of ``path``.
+
+    A missing file raises ``FileNotFoundError``, an undecodable one ``ValueError``, both naming ``path``.
+    """
     import mmcv
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: image not found')
-    image = mmcv.imread(path, channel_order='rgb')
+    try:
+        image = mmcv.imread(path, channel_order='rgb')
+    except Exception as error:  # noqa: BLE001 - cv2 fails in cvtColor on an undecodable file
+        raise ValueError(f'{path}: unreadable or corrupt image ({type(error).__name__})') from error
     if image is None:
         raise ValueError(f'{path}: unreadable or corrupt image')
     return image

@@ -10,7 +10,7 @@ Settings  the base climb (``steps``, ``scales``, ``flip``, ``amp``), the thresho
           each have their own partials, so a rerun may add settings or images.
 
 One climb per image and setting gives every iteration t = 1 ... steps
-(:mod:`advcam_mm.core.advcam_prefix`); the counts are
+(:func:`advcam_mm.core.advcam.advcam_prefix_maps_batch`); the counts are
 :mod:`advcam_mm.evaluation.advcam_iterations`. Ranks split the images::
 
     python tools/analyze_advcam.py CONFIG CHECKPOINT --out-dir DIR [--num-images 100] [--mask-coefs 0,7]
@@ -25,8 +25,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..core.advcam_prefix import SWEPT_PARAMETERS, advcam_prefix_maps
+from ..core.advcam import SWEPT_PARAMETERS, advcam_prefix_maps_batch
 from ..core.image_tensor import normalise_image
+from ..core.size_groups import group_by_size
 from ..evaluation.advcam_iterations import format_analysis_table, image_partials, iteration_curves
 from ..evaluation.seed_metric import SEED_THRESHOLDS, parse_thresholds
 from ..fileio.analysis_partials import load_partials, partial_path, save_partials, write_analysis_csv
@@ -78,43 +79,53 @@ def sweep_settings(base: dict, mask_coefs=None, mask_threshs=None, step_sizes=No
 
 def compute_partials(model, infos, out_dir, settings, climb, thresholds, num_classes, mean, std, device='cpu',
                      rank=0, world_size=1, show_progress=True) -> dict:
-    """Write this rank's per-image, per-setting partials that are missing; return its counts."""
+    """Write this rank's per-image, per-setting partials that are missing; return its counts.
+
+    Per setting, the images of one size climb together
+    (:func:`~advcam_mm.core.advcam.advcam_prefix_maps_batch`, grouped as the class maps are).
+    """
     mine = this_rank_share(infos, rank, world_size)
     weight = model.cam_weight.detach()
-    amp = climb.get('amp')
     progress = RankZeroProgress(len(mine) * len(settings), rank, enabled=show_progress,
                                 title='analysis (image x setting)')
     written = skipped = 0
     start = time.perf_counter()
-    for info in mine:
-        paths = [partial_path(out_dir, setting, info['img_id']) for setting in settings]
-        todo = [(s, p) for s, p in zip(settings, paths) if not osp.exists(p)]
-        skipped += len(paths) - len(todo)
-        for _ in range(len(paths) - len(todo)):
+    inputs = {}
+
+    def load(info):
+        if info['img_id'] not in inputs:
+            gt = load_label_png(info['seg_map_path'], 'ground-truth mask')
+            rgb = read_rgb(info['img_path'])
+            if rgb.shape[:2] != gt.shape:
+                raise ValueError(f"{info['img_path']}: image is {rgb.shape[:2]} but ground truth "
+                                 f"{info['seg_map_path']} is {gt.shape}")
+            class_ids = torch.as_tensor(np.flatnonzero(np.asarray(info['gt_class_labels']) > 0))
+            inputs[info['img_id']] = (normalise_image(rgb, mean, std, device), class_ids, gt)
+        return inputs[info['img_id']]
+
+    for setting in settings:
+        todo = [info for info in mine if not osp.exists(partial_path(out_dir, setting, info['img_id']))]
+        skipped += len(mine) - len(todo)
+        for _ in range(len(mine) - len(todo)):
             progress.update(skipped=True)
-        if not todo:
-            continue
-        gt = load_label_png(info['seg_map_path'], 'ground-truth mask')
-        rgb = read_rgb(info['img_path'])
-        if rgb.shape[:2] != gt.shape:
-            raise ValueError(f"{info['img_path']}: image is {rgb.shape[:2]} but ground truth "
-                             f"{info['seg_map_path']} is {gt.shape}")
-        image = normalise_image(rgb, mean, std, device)
-        class_ids = torch.as_tensor(np.flatnonzero(np.asarray(info['gt_class_labels']) > 0), device=device)
-        for setting, path in todo:
-            context = (torch.autocast(image.device.type, dtype=getattr(torch, amp)) if amp
-                       else torch.autocast(image.device.type, enabled=False))
-            with context:
-                maps = advcam_prefix_maps(model.cam_features, weight, image, class_ids, scales=climb['scales'],
-                                          steps=climb['steps'], step_size=setting['step_size'],
-                                          mask_thresh=setting['mask_thresh'], mask_coef=setting['mask_coef'],
-                                          flip=climb['flip'], max_batch=climb.get('max_batch'))
-            # float16 as in the class-map files, so t = steps is what make_cams + eval_seeds see.
-            high_res = maps['high_res'].detach().cpu().numpy().astype(np.float16).astype(np.float32)
-            save_partials(path, image_partials(high_res, maps['keys'].numpy(), gt, thresholds, num_classes,
-                                               info['seg_map_path']))
-            written += 1
-            progress.update()
+        groups = group_by_size(todo, lambda info: tuple(load(info)[0].shape[-2:]), climb['lookahead'],
+                               climb['max_group'])
+        for group in groups:
+            images, class_ids, gts = zip(*(load(info) for info in group))
+            maps = advcam_prefix_maps_batch(
+                model.cam_features, weight, list(images), list(class_ids), scales=climb['scales'],
+                steps=climb['steps'], step_size=setting['step_size'], mask_thresh=setting['mask_thresh'],
+                mask_coef=setting['mask_coef'], flip=climb['flip'], max_batch=climb['max_batch'],
+                max_batch_pixels=climb['max_batch_pixels'], amp=climb['amp'],
+                channels_last=climb['channels_last'], compile=climb['compile'])
+            for info, image_maps, gt in zip(group, maps, gts):
+                # float16 as in the class-map files, so t = steps is what make_cams + eval_seeds see.
+                high_res = image_maps['high_res'].detach().cpu().numpy().astype(np.float16).astype(np.float32)
+                save_partials(partial_path(out_dir, setting, info['img_id']),
+                              image_partials(high_res, image_maps['keys'].numpy(), gt, thresholds, num_classes,
+                                             info['seg_map_path']))
+                written += 1
+                progress.update()
     progress.close()
     return {'written': written, 'skipped': skipped, 'seconds': time.perf_counter() - start}
 

@@ -6,11 +6,16 @@ Writes    ``<out_dir>/<image id>.npy`` (:mod:`advcam_mm.fileio.cam_files`) and t
 Settings  ``label_generation``: ``method`` (``cam``: IRN's multi-scale CAM; ``advcam``),
           ``scales``, ``flip``; for AdvCAM ``steps``, ``step_size``, ``mask_thresh``,
           ``mask_coef`` (Eq. 7) and ``amp``; ``storage`` (the files' precision,
-          :data:`advcam_mm.fileio.cam_files.STORAGES`); ``max_batch`` only bounds memory. Plus the
-          normalisation and the checkpoint's digest.
+          :data:`advcam_mm.fileio.cam_files.STORAGES`). Plus the normalisation and the
+          checkpoint's digest. Speed only (not recorded): ``max_batch`` / ``max_batch_pixels``
+          (memory caps), ``lookahead`` / ``max_group`` (how images of one size are grouped),
+          ``channels_last``, ``compile``, ``num_workers`` (decoding processes).
 
-Ranks split the images; every file is written atomically and a finished file
-is kept, so a killed run resumes and N processes write what one would::
+AdvCAM climbs all classes x views x images of one size together
+(:func:`advcam_mm.core.advcam.advcam_maps_stream`): images are decoded in
+DataLoader workers and the files written by a background thread. Ranks split
+the images; every file is written atomically and a finished file is kept, so
+a killed run resumes and N processes write what one would::
 
     python tools/make_cams.py CONFIG CHECKPOINT --out-dir DIR [--method cam|advcam] [--split train_aug]
     torchrun --nproc_per_node N tools/make_cams.py ... --launcher pytorch
@@ -22,11 +27,11 @@ import time
 import numpy as np
 import torch
 
-from ..core.advcam import advcam_maps
+from ..core.advcam import advcam_maps_stream
 from ..core.cam import multiscale_cam
-from ..core.image_tensor import normalise_image
+from ..datasets.class_map_inputs import ClassMapInputs, class_map_loader
+from ..fileio.background_writer import BackgroundWriter
 from ..fileio.cam_files import STORAGES, cam_file_path, save_cam_file
-from ..fileio.images import read_rgb
 from ..fileio.manifest import file_input
 from .datasets import build_dataset, dataset_input, samples
 from .distributed import barrier_if_distributed, decide_on_rank_zero, init_launcher, this_rank_share
@@ -38,10 +43,12 @@ from .settings import config_settings, normalisation
 from .training import resolve_checkpoint
 
 STAGE = 'class_maps'
-LABEL_GENERATION_KEYS = ('method', 'scales', 'flip', 'steps', 'step_size', 'mask_thresh', 'mask_coef',
-                         'max_batch', 'amp', 'storage')
-#: Settings that do not change the maps' values (not recorded).
-NOT_RESULT_KEYS = ('max_batch',)
+LABEL_GENERATION_KEYS = ('method', 'scales', 'flip', 'steps', 'step_size', 'mask_thresh', 'mask_coef', 'amp',
+                         'storage', 'max_batch', 'max_batch_pixels', 'lookahead', 'max_group', 'channels_last',
+                         'compile', 'num_workers')
+#: Settings that change the speed, not the maps (beyond float rounding): not recorded.
+NOT_RESULT_KEYS = ('max_batch', 'max_batch_pixels', 'lookahead', 'max_group', 'channels_last', 'compile',
+                   'num_workers')
 ADVCAM_ONLY_KEYS = ('steps', 'step_size', 'mask_thresh', 'mask_coef', 'amp')
 METHODS = ('cam', 'advcam')
 
@@ -64,22 +71,6 @@ def recorded_settings(settings: dict, mean, std) -> dict:
     return dict(recorded, mean=list(mean), std=list(std))
 
 
-def class_maps_of_image(model, image: torch.Tensor, class_ids, settings: dict) -> dict:
-    """One image's CAM or AdvCAM maps (``{'keys', 'strided', 'high_res'}``) with ``settings``."""
-    weight = model.cam_weight.detach()
-    if settings['method'] == 'cam':
-        return multiscale_cam(model.cam_features, weight, image, class_ids,
-                              scales=settings['scales'], flip=settings['flip'])
-    amp = settings.get('amp')
-    context = (torch.autocast(image.device.type, dtype=getattr(torch, amp)) if amp
-               else torch.autocast(image.device.type, enabled=False))
-    with context:
-        return advcam_maps(model.cam_features, weight, image, class_ids, scales=settings['scales'],
-                           steps=settings['steps'], step_size=settings['step_size'],
-                           mask_thresh=settings['mask_thresh'], mask_coef=settings['mask_coef'],
-                           flip=settings['flip'], max_batch=settings.get('max_batch'))
-
-
 def generate_class_maps(model, infos: list, out_dir: str, settings: dict, mean, std, device='cpu',
                         rank: int = 0, world_size: int = 1, show_progress: bool = True) -> dict:
     """Write ``<out_dir>/<id>.npy`` for this rank's share of ``infos`` (data infos with
@@ -88,23 +79,40 @@ def generate_class_maps(model, infos: list, out_dir: str, settings: dict, mean, 
     Returns ``{'written', 'skipped', 'seconds'}`` of this rank.
     """
     mine = this_rank_share(infos, rank, world_size)
+    todo = [info for info in mine if not osp.exists(cam_file_path(out_dir, info['img_id']))]
     progress = RankZeroProgress(len(mine), rank, enabled=show_progress, title=f"{settings['method']} maps")
-    written = skipped = 0
+    for _ in range(len(mine) - len(todo)):
+        progress.update(skipped=True)
     start = time.perf_counter()
-    for info in mine:
-        path = cam_file_path(out_dir, info['img_id'])
-        if osp.exists(path):
-            skipped += 1
-            progress.update(skipped=True)
-            continue
-        class_ids = np.flatnonzero(np.asarray(info['gt_class_labels']) > 0)
-        image = normalise_image(read_rgb(info['img_path']), mean, std, device)
-        maps = class_maps_of_image(model, image, torch.as_tensor(class_ids, device=device), settings)
-        save_cam_file(path, maps['keys'], maps['strided'], maps['high_res'], settings['storage'])
-        written += 1
-        progress.update()
+    samples = [(info['img_id'], info['img_path'], np.flatnonzero(np.asarray(info['gt_class_labels']) > 0))
+               for info in todo]
+    loader = class_map_loader(ClassMapInputs(samples, mean, std), settings['num_workers'],
+                              pin_memory=str(device).startswith('cuda'))
+    with BackgroundWriter() as writer:
+        for sample, maps in _maps_of(model, loader, settings, device):
+            writer.submit(save_cam_file, cam_file_path(out_dir, sample.image_id), maps['keys'],
+                          maps['strided'].cpu(), maps['high_res'].cpu(), settings['storage'])
+            progress.update()
     progress.close()
-    return {'written': written, 'skipped': skipped, 'seconds': time.perf_counter() - start}
+    return {'written': len(todo), 'skipped': len(mine) - len(todo), 'seconds': time.perf_counter() - start}
+
+
+def _maps_of(model, loader, settings: dict, device):
+    """``(sample, maps)`` of every sample of ``loader``: IRN's CAM image by image, AdvCAM batched."""
+    weight = model.cam_weight.detach()
+    if settings['method'] == 'cam':
+        for sample in loader:
+            yield sample, multiscale_cam(model.cam_features, weight, sample.image.to(device), sample.class_ids,
+                                         scales=settings['scales'], flip=settings['flip'])
+        return
+    if settings['channels_last']:
+        model = model.to(memory_format=torch.channels_last)
+    yield from advcam_maps_stream(
+        model.cam_features, weight, loader, settings['lookahead'], settings['max_group'],
+        scales=settings['scales'], steps=settings['steps'], step_size=settings['step_size'],
+        mask_thresh=settings['mask_thresh'], mask_coef=settings['mask_coef'], flip=settings['flip'],
+        max_batch=settings['max_batch'], max_batch_pixels=settings['max_batch_pixels'], amp=settings['amp'],
+        channels_last=settings['channels_last'], compile=settings['compile'])
 
 
 def describe(cfg, checkpoint: str, out_dir: str, split: str, method=None) -> tuple:

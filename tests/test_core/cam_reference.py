@@ -82,3 +82,24 @@ def reference_aggregate(outputs_cam, size):
     strided_cam /= F.adaptive_max_pool2d(strided_cam, (1, 1)) + 1e-5
     highres_cam /= F.adaptive_max_pool2d(highres_cam, (1, 1)) + 1e-5
     return strided_cam, highres_cam
+
+
+def reference_advcam_maps(net, weight, image, class_ids, scales, steps):
+    """``obtain_CAM_masking.py``'s loop over scales (its order) and classes; returns (strided, high_res)."""
+    outputs_cam = []
+    for size_idx in [1, 0, *range(2, len(scales))] if len(scales) > 1 else [0]:
+        img = reference_rescale(image, scales[size_idx])
+        cam_all_classes = []
+        for c in class_ids:
+            if size_idx != 1:
+                total_adv_iter = steps
+            elif steps > 10:
+                total_adv_iter, mul_for_scale = steps // 2, 2
+            elif steps < 6:
+                total_adv_iter, mul_for_scale = steps, 1
+            else:
+                total_adv_iter, mul_for_scale = 5, 1
+            _, maps, _ = reference_climb(net, weight, img, c, total_adv_iter)
+            cam_all_classes.append((maps * mul_for_scale).sum(0))
+        outputs_cam.append(torch.stack(cam_all_classes))
+    return reference_aggregate(outputs_cam, image.shape[1:])

@@ -15,7 +15,7 @@ def test_core_modules_import_without_openmmlab():
         import advcam_mm
         assert not advcam_mm.MMSEG_AVAILABLE
         for module in ('advcam', 'cam', 'crf', 'seeds', 'miou', 'pair_indices', 'affinity', 'random_walk',
-                       'ir_label', 'cct_perturbations', 'consistency'):
+                       'ir_label', 'cct_perturbations', 'consistency', 'size_groups'):
             importlib.import_module('advcam_mm.core.' + module)
         assert not any(name.split('.')[0] in ('mmengine', 'mmcv', 'mmseg') for name in sys.modules)
     ''')
