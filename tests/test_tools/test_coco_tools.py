@@ -19,8 +19,9 @@ def test_make_and_convert_from_the_command_line(tmp_path):
     assert re.search(r'train2014 masks: 5/5, [0-9.]+ images/s, ETA', converted.stdout)
     assert 'train2014: 5 images listed (1 without annotations left out), 5 masks written' in converted.stdout
     assert 'val2014: 2 images listed' in converted.stdout
-    manifest = json.load(open(osp.join(root, 'coco_conversion_manifest.json')))
-    assert {s: r['status'] for s, r in manifest['splits'].items()} == {'train2014': 'complete', 'val2014': 'complete'}
+    for split in ('train2014', 'val2014'):
+        manifest = json.load(open(osp.join(root, 'SegmentationClass', split, 'stage_manifest.json')))
+        assert manifest['stage'] == 'coco_conversion' and manifest['status'] == 'complete'
     again = run_tool(['tools/convert_coco.py', '--data-root', root, '--splits', 'val2014'])
     assert 'val2014: 2 images listed (1 without annotations left out), 0 masks written, 2 already there' \
         in again.stdout
