@@ -16,7 +16,7 @@ from pycocotools.coco import COCO
 from advcam_mm.datasets.coco_annotations import COCOAnnotationError, label_of_category
 from advcam_mm.datasets.coco_metainfo import COCO_CATEGORIES, SPLITS
 from advcam_mm.fileio.manifest import MANIFEST_NAME
-from advcam_mm.stages.coco_conversion import convert_coco
+from advcam_mm.stages.coco_conversion import convert_coco, parse_args, status
 from advcam_mm.stages.output_folder import StageMismatchError
 from conftest import REPO_ROOT, tool_env
 
@@ -146,7 +146,11 @@ def test_resumes_after_a_kill_with_identical_results(coco_miniature_root, tmp_pa
 
 def test_rerun_skips_and_other_settings_are_refused(coco_miniature_root, tmp_path):
     root = _inputs_copy(coco_miniature_root, tmp_path)
+    args = parse_args(['--data-root', root, '--splits', 'val2014'])
+    assert status(args) == 'todo'
     convert_coco(root, splits=['val2014'], num_workers=1)
+    assert status(args) == 'complete'
+    assert status(parse_args(['--data-root', root])) == 'todo'  # train2014 is not converted
     again = convert_coco(root, splits=['val2014'], num_workers=1)['val2014']
     assert again['plan'] == 'reuse' and again['written'] == 0 and again['skipped'] == 11
     forced = convert_coco(root, splits=['val2014'], num_workers=1, force=True)['val2014']
