@@ -36,8 +36,6 @@ import os
 import os.path as osp
 import time
 
-import numpy as np
-
 from ..datasets.cls_labels import read_cls_labels_file, read_split_file, save_cls_labels
 from ..datasets.coco_annotations import (check_image_size, image_labels, image_semantic_mask,
                                          label_of_category, read_instances)

@@ -187,6 +187,10 @@ def test_trained_networks_have_coco_outputs(coco_chain):
         return torch.load(checkpoint_of(out[name]), map_location='cpu', weights_only=False)['state_dict']
     classifier = next(v for k, v in state('classifier').items() if k.startswith('classifier') and k.endswith('weight'))
     assert classifier.shape[0] == 80
+    log = coco_chain['printed']['classifier']
+    losses = [float(v) for v in re.findall(r'Epoch\(train\).*? loss: ([0-9.]+)', log)]
+    assert len(losses) == 4 and np.isfinite(losses).all()  # 23 labelled images, batch 8: 2 iterations x 2 epochs
+    assert re.search(r'Epoch\(val\) \[2\]\[11/11\].*mAP', log)  # validated on val2014's 11 labelled images
     heads = [v for k, v in state('deeplab').items() if k.startswith('decode_head') and k.endswith('weight')]
     assert heads and all(v.shape[0] == 81 for v in heads)
     losses = [float(v) for v in re.findall(r'Iter\(train\).*? loss: ([0-9.]+)', coco_chain['printed']['deeplab'])]
