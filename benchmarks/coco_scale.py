@@ -9,8 +9,10 @@
       largest / mean change of ``high_res``, seed pixels that change, seed mIoU of ``--split``
       at ``--bg-threshold``;
   (c) memory: peak RSS above the inputs of ``refine_with_random_walk`` (sparse) and of the dense
-      CRF (``crf_inference_label`` for seeds / IR labels, ``crf_inference_prob`` for a
-      segmentor's test-time CRF) at COCO sizes, each in a fresh process, with the time;
+      CRF (``crf_inference_label`` for seeds / IR labels; a segmentor's test-time CRF on an
+      81-class softmax with 4 present classes, over all 81 classes as DeepLab-v2 and over the
+      classes reaching ``class_floor``, ``advcam_mm.models.crf_postprocess``) at COCO sizes, each
+      in a fresh process, with the time;
   (d) time of AdvCAM's climbing with a toy feature extractor: the head's class count vs the
       present classes (label generation should grow with the latter only).
 
@@ -116,16 +118,40 @@ def _case_crf_label(height, width, labels):
     return dict(seconds=time.perf_counter() - start, peak_above_inputs_mib=_peak_rss_mib() - base)
 
 
-def _case_crf_prob(height, width, labels):
+def coco_softmax(height, width, present, classes=81, seed=0):
+    """An 81-class softmax as a segmentor gives it: ``present`` classes (background first) share the mass
+    in smooth blobs, each other class has 1e-5 .. 5e-4 (below the CRF's class floor) at every pixel."""
+    import cv2
+    rng = np.random.default_rng(seed)
+    logits = np.stack([cv2.GaussianBlur(rng.normal(0, 1, (height, width)), (0, 0), 40) for _ in range(present)])
+    logits = 8 * logits / logits.std()
+    probs = np.empty((classes, height, width), np.float32)
+    probs[present:] = rng.uniform(1e-5, 5e-4, (classes - present, height, width))
+    kept = np.exp(logits - logits.max(0))
+    probs[:present] = kept / kept.sum(0) * (1 - probs[present:].sum(0))
+    return probs
+
+
+def _case_crf_prob(height, width, present, bounded=False):
+    """DeepLab-v2's test-time CRF on an 81-class softmax: over all classes, or over those reaching the floor."""
+    import torch
     from advcam_mm.core.crf import crf_inference_prob
+    from advcam_mm.models.crf_postprocess import DEEPLAB_V2_CRF, bounded_crf_marginals
+    torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-    probs = rng.random((labels, height, width)).astype(np.float32)
-    probs /= probs.sum(0, keepdims=True)
+    probs = coco_softmax(height, width, present)
     base = _peak_rss_mib()
     start = time.perf_counter()
-    crf_inference_prob(image, probs, t=10)
+    if bounded:
+        bounded_crf_marginals(image, torch.from_numpy(probs), DEEPLAB_V2_CRF)
+    else:
+        crf_inference_prob(image, probs, **DEEPLAB_V2_CRF)
     return dict(seconds=time.perf_counter() - start, peak_above_inputs_mib=_peak_rss_mib() - base)
+
+
+def _case_crf_prob_floor(height, width, present):
+    return _case_crf_prob(height, width, present, bounded=True)
 
 
 def _case_climb(size, categories, present):
@@ -144,7 +170,7 @@ def _case_climb(size, categories, present):
 
 
 CASES = dict(random_walk=_case_random_walk, crf_label=_case_crf_label, crf_prob=_case_crf_prob,
-             climb=_case_climb)
+             crf_prob_floor=_case_crf_prob_floor, climb=_case_climb)
 
 
 def run_case(name, height, width, count):
@@ -188,13 +214,16 @@ def main():
                                    args.num_classes).items():
             print(f'  {storage:8s} high_res change max {r["max_abs"]:.4f} mean {r["mean_abs"]:.5f}; seed pixels '
                   f'changed {r["seed_pixels_changed"]} of {r["seed_pixels"]}; seed mIoU {r["seed_miou"]:.2f}')
-    print('(c) peak memory above the inputs, one thread')
+    print('(c) peak memory above the inputs, one thread (crf_prob: test-time CRF of an 81-class softmax with '
+          'N present classes, over all 81; crf_prob_floor: over those reaching class_floor)')
     for name, h, w, count in (('random_walk', 640, 640, 3), ('random_walk', 640, 640, 10),
                               ('crf_label', 640, 640, 4), ('crf_label', 640, 640, 11),
-                              ('crf_prob', 480, 640, 81), ('crf_prob', 640, 640, 81)):
+                              ('crf_prob', 480, 640, 4), ('crf_prob_floor', 480, 640, 4),
+                              ('crf_prob', 640, 640, 4), ('crf_prob_floor', 640, 640, 4),
+                              ('crf_prob_floor', 640, 640, 11)):
         r = run_case(name, h, w, count)
-        unit = 'classes' if name == 'random_walk' else 'labels'
-        print(f'  {name:12s} {h}x{w}, {count:2d} {unit}: {r["peak_above_inputs_mib"]:7.1f} MiB, '
+        unit = {'random_walk': 'classes', 'crf_label': 'labels'}.get(name, 'present')
+        print(f'  {name:14s} {h}x{w}, {count:2d} {unit}: {r["peak_above_inputs_mib"]:7.1f} MiB, '
               f'{r["seconds"]:.1f} s')
     print('(d) AdvCAM climbing time (8 steps, flip, 320x320, toy features): present classes vs head size')
     for categories, present in ((20, 3), (80, 3), (320, 3), (80, 1), (80, 6)):

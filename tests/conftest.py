@@ -26,7 +26,7 @@ def coco_miniature_root(tmp_path_factory):
     writes (``SegmentationClass/``, ``ImageSets/``, ``cls_labels_coco.npy``);
     about 2 s.
     """
-    from advcam_mm.datasets.coco_conversion import convert_coco
+    from advcam_mm.stages.coco_conversion import convert_coco
     from advcam_mm.datasets.coco_miniature import make_coco_miniature
     root = make_coco_miniature(str(tmp_path_factory.mktemp('coco') / 'coco2014'))
     convert_coco(root, num_workers=2)

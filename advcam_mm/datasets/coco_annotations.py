@@ -1,9 +1,10 @@
 """COCO instance annotations of one image -> its semantic mask and image-level labels.
 
-The format side of the COCO conversion (:mod:`.coco_conversion` runs it over
-a folder): reading and checking an ``instances_<split>.json`` file,
-rasterising a segmentation (polygons or RLE) with pycocotools, and the rule
-that decides a pixel's label where instances overlap or are crowds.
+The format side of the COCO conversion (the stage
+:mod:`advcam_mm.stages.coco_conversion` runs it over a split): reading and
+checking an ``instances_<split>.json`` file, checking an image against its
+entry, rasterising a segmentation (polygons or RLE) with pycocotools, and the
+rule that decides a pixel's label where instances overlap or are crowds.
 
 Which label a pixel gets (:func:`semantic_mask`): the class of the non-crowd
 instances that cover it when they all have one class; 255 when they have
@@ -23,6 +24,7 @@ import os
 import os.path as osp
 
 import numpy as np
+from PIL import Image
 
 from .coco_metainfo import IGNORE_INDEX
 
@@ -157,6 +159,38 @@ def semantic_mask(height, width, instances, ignore_index=IGNORE_INDEX):
         covered |= mask
     label[conflict | (crowd & ~covered)] = ignore_index
     return label
+
+
+def check_image_size(image_path, height, width, json_path):
+    """Fail, naming both files, when the image is unreadable or not ``width x height`` as the JSON says."""
+    try:
+        with Image.open(image_path) as image:  # reads the header only
+            size = image.size
+    except FileNotFoundError:
+        raise FileNotFoundError(f'{image_path}: image listed in {json_path} not found') from None
+    except Exception as error:  # noqa: BLE001 - PIL raises several types; re-raised with the file named
+        raise OSError(f'{image_path}: unreadable image ({error})') from error
+    if size != (width, height):
+        raise ValueError(f'{image_path} is {size[0]}x{size[1]} (W x H) but {json_path} gives {width}x{height}')
+
+
+def image_semantic_mask(image, annotations, label_of, json_path, ignore_index=IGNORE_INDEX):
+    """The semantic mask of one image entry of :func:`read_instances` from its ``annotations``.
+
+    Rasterises each annotation (:func:`annotation_mask`) and applies the rule
+    of :func:`semantic_mask`; a malformed segmentation is an error naming the
+    file, the annotation id and the image.
+    """
+    height, width = image['height'], image['width']
+    instances = []
+    for annotation in annotations:
+        try:
+            mask = annotation_mask(annotation['segmentation'], height, width)
+        except ValueError as error:
+            raise COCOAnnotationError(f'{json_path}: annotation id {annotation["id"]} of image '
+                                      f'{image["file_name"]}: {error}') from error
+        instances.append((label_of[annotation['category_id']], annotation['iscrowd'], mask))
+    return semantic_mask(height, width, instances, ignore_index)
 
 
 def image_labels(annotations, label_of, num_classes):

@@ -8,12 +8,13 @@ names without extension (``COCO_train2014_000000000009``), the ids of the
 MCTformer / CLIP-ES split lists and class-label files, so their files can be
 brought along.
 
-The layout written by :mod:`.coco_conversion` and read by the COCO datasets
-(``data_root`` = the COCO folder)::
+The layout written by the conversion stage (:mod:`advcam_mm.stages.coco_conversion`,
+``tools/convert_coco.py``) and read by the COCO datasets (``data_root`` = the COCO folder)::
 
     train2014/<id>.jpg, val2014/<id>.jpg                 images (COCO's download)
     annotations/instances_{train,val}2014.json           instance annotations (COCO's download)
     SegmentationClass/{train2014,val2014}/<id>.png       semantic masks: 0..80, 255 = ignore (written)
+    SegmentationClass/{train2014,val2014}/stage_manifest.json   what made them (written; the split's identity)
     ImageSets/{train2014,val2014}.txt                    ids of the images with a label (written)
     cls_labels_coco.npy                                  id -> 80-dim multi-hot, both splits (written)
 """

@@ -1,13 +1,13 @@
 """MS COCO 2014 semantic segmentation (81 labels, 255 ignore) with masks from a configurable folder."""
 from mmseg.registry import DATASETS
 
-from .coco_classification import COCO_DATA_ROOT_HINT
+from .coco_classification import COCO_DATA_ROOT_HINT, COCOSplit
 from .coco_metainfo import COCO_CLASSES, coco_palette, mask_folder, split_list_file
 from .voc_segmentation import VOCSegmentationDataset
 
 
 @DATASETS.register_module()
-class COCOSegmentationDataset(VOCSegmentationDataset):
+class COCOSegmentationDataset(COCOSplit, VOCSegmentationDataset):
     """COCO segmentation samples of a split whose masks come from ``mask_dir`` (layout: :mod:`.coco_metainfo`).
 
     ``split`` names the image folder (``<split>/<id>.jpg``), the list
@@ -27,14 +27,8 @@ class COCOSegmentationDataset(VOCSegmentationDataset):
     METAINFO = dict(classes=COCO_CLASSES, palette=coco_palette())
     DATA_ROOT_HINT = COCO_DATA_ROOT_HINT
 
-    @classmethod
-    def split_settings(cls, split: str) -> dict:
-        """A split name selects the list, the image folder and the default masks; a list file only the list."""
-        if split.endswith('.txt') or '/' in split:
-            return dict(ann_file=split)
-        return dict(split=split, ann_file=None)
-
     def __init__(self, split='train2014', ann_file=None, mask_dir=None, data_prefix=None, **kwargs):
+        self.split = split
         data_prefix = dict(data_prefix or dict(img_path=split))
         if mask_dir is None and not data_prefix.get('seg_map_path'):
             mask_dir = mask_folder(split)

@@ -27,6 +27,21 @@ turns it off), ``t`` (mean-field iterations) and the kernel parameters of
 :func:`advcam_mm.core.crf.crf_inference_prob`. Defaults: DeepLab-v2's VOC
 values (kazuto1011/deeplab-pytorch ``configs/voc12.yaml``: 10 iterations,
 ``pos_w=3, pos_xy_std=1, bi_w=4, bi_xy_std=67, bi_rgb_std=3``).
+
+``class_floor`` (default :data:`CLASS_FLOOR`, 1e-3) bounds the CRF's cost on
+datasets with many classes: it runs over background and the classes whose
+probability reaches the floor at some pixel, re-normalised, instead of all
+of them (DeepLab-v2 runs all; on COCO's 81 classes that took 2.2 GB and
+30-80 s per 640x640 image, ``benchmarks/coco_scale.py``), so its memory grows
+with the classes present. A dropped class cannot win a pixel: its unary
+``-log p`` exceeds ``-log 1e-3 = 6.9`` everywhere, more than the unary of the
+pixel's most likely class (at most ``log 81 = 4.4``), and the Potts pairwise
+term never favours a class with almost no mass around; re-normalising adds
+the same constant to every kept class's unary at a pixel, which mean-field
+ignores. What changes is only the dropped classes' small share in the
+pairwise messages (argmax equal to the full CRF in
+``tests/test_models/test_crf_postprocess_class_floor.py``). ``class_floor=0``
+runs every class, as DeepLab-v2.
 """
 from typing import List, Optional
 
@@ -43,7 +58,9 @@ from ..core.crf import IRN_PAIRWISE, crf_inference_prob
 #: DeepLab-v2's dense CRF for VOC, in :func:`crf_inference_prob`'s names.
 DEEPLAB_V2_CRF = dict(t=10, gaussian_sxy=1, gaussian_compat=3, bilateral_sxy=67, bilateral_srgb=3,
                       bilateral_compat=4)
-_OTHER_KEYS = ('t', 'scale', 'clip')
+#: Classes below this probability at every pixel are left out of the test-time CRF (module docstring).
+CLASS_FLOOR = 1e-3
+_OTHER_KEYS = ('t', 'scale', 'clip', 'class_floor')
 
 
 def dense_crf_settings(crf: Optional[dict]) -> Optional[dict]:
@@ -73,16 +90,38 @@ def _read_image(sample: SegDataSample) -> np.ndarray:
     return image
 
 
+def classes_reaching_floor(probs: torch.Tensor, floor: float) -> torch.Tensor:
+    """Indices of background (0) and of the classes whose probability reaches ``floor`` at some pixel."""
+    keep = probs.flatten(1).amax(dim=1) >= floor
+    keep[0] = True
+    return keep.nonzero().flatten()
+
+
+def bounded_crf_marginals(image: np.ndarray, probs: torch.Tensor, settings: dict) -> torch.Tensor:
+    """CRF marginals ``(C, H, W)`` of ``probs`` on ``image``, run over the classes reaching ``class_floor``.
+
+    The kept classes' probabilities are re-normalised to sum to 1 and refined
+    together; the dropped classes get marginal 0 (see the module docstring).
+    """
+    settings = dict(settings)
+    t = settings.pop('t')
+    floor = settings.pop('class_floor', CLASS_FLOOR)
+    probs = probs.detach().float().cpu()
+    kept = classes_reaching_floor(probs, floor)
+    subset = probs[kept]
+    subset = subset / subset.sum(dim=0, keepdim=True).clamp_min(1e-12)
+    marginals = torch.zeros_like(probs)
+    marginals[kept] = torch.from_numpy(crf_inference_prob(image, subset.numpy(), t=t, **settings))
+    return marginals
+
+
 def refine_probabilities(probs: torch.Tensor, sample: SegDataSample, settings: dict) -> torch.Tensor:
     """CRF marginals ``(C, H, W)`` of softmax ``probs`` on the sample's original image."""
     image = _read_image(sample)
     if tuple(image.shape[:2]) != tuple(probs.shape[-2:]):
         raise ValueError(f'{sample.img_path}: image is {image.shape[:2]} but the prediction is '
                          f'{tuple(probs.shape[-2:])} (ori_shape {sample.metainfo.get("ori_shape")})')
-    settings = dict(settings)
-    t = settings.pop('t')
-    marginals = crf_inference_prob(image, probs.detach().float().cpu().numpy(), t=t, **settings)
-    return torch.from_numpy(marginals).to(probs.device)
+    return bounded_crf_marginals(image, probs, settings).to(probs.device)
 
 
 def set_refined_prediction(sample: SegDataSample, marginals: torch.Tensor) -> SegDataSample:

@@ -4,6 +4,7 @@
 module             reads                                             writes
 =================  ================================================  ==========================================
 embedded_data      (the generator's settings)                        the embedded dataset
+coco_conversion    COCO's instances JSON and images, a split         ``<id>.png`` masks, split list, labels
 training           a config, its label folders, init checkpoints    a work dir (checkpoints)
 class_maps         classifier config + checkpoint, a split          ``<id>.npy`` class maps
 seed_evaluation    class maps, ground truth                          ``metrics.json`` (Seed, +CRF)

@@ -12,10 +12,10 @@ import copy
 import os.path as osp
 from typing import Optional
 
-from ..fileio.manifest import file_sha256
+from ..fileio.manifest import ManifestError, file_sha256, manifest_path, read_manifest
 
-#: Files at a dataset's root that identify its content (written by the project's generators and converters).
-DATASET_MANIFESTS = ('embedded_manifest.json', 'coco_conversion_manifest.json')
+#: Files at a dataset's root that identify its content (written by the project's generators).
+DATASET_MANIFESTS = ('embedded_manifest.json',)
 
 
 def split_settings(dataset_cfg: dict, split: str) -> dict:
@@ -47,16 +47,25 @@ def samples(dataset) -> list:
 
 
 def dataset_input(dataset) -> dict:
-    """The dataset as a manifest input: its root and split (informative) and the digest of the
-    generator's or converter's manifest at its root when it has one (``None`` otherwise)."""
+    """The dataset as a manifest input: its root and split (informative) and what identifies its content:
+    the digest of the generator's manifest at its root, or, for a dataset with an ``identity_folder``
+    (COCO: the split's converted masks), the digest of that folder's stage manifest; ``None`` otherwise."""
     data_root = getattr(dataset, 'data_root', None) or ''
+    entry = dict(path=osp.abspath(data_root), split=str(getattr(dataset, 'ann_file', '')))
+    identity_folder = getattr(dataset, 'identity_folder', None)
+    if identity_folder:
+        manifest = read_manifest(identity_folder)
+        if manifest is not None and manifest['status'] != 'complete':
+            raise ManifestError(f'{manifest_path(identity_folder)}: the {manifest["stage"]} stage that made this '
+                                f'dataset has not finished; run it to the end first')
+        return dict(entry, manifest=None if manifest is None else manifest['digest'])
     digest = None
     for name in DATASET_MANIFESTS:
         path = osp.join(data_root, name)
         if osp.isfile(path):
             digest = file_sha256(path)
             break
-    return dict(path=osp.abspath(data_root), split=str(getattr(dataset, 'ann_file', '')), sha256=digest)
+    return dict(entry, sha256=digest)
 
 
 def evaluation_dataset(cfg, split: Optional[str] = None):

@@ -526,6 +526,15 @@ PRESETS = {
         segmentor_config='configs/advcam/deeplabv2_voc.py',
         cct_config='configs/advcam/cct_r50_80ep_voc12aug-semi.py',
         backbones_from_classifier=False),
+    # MS COCO 2014 (docs/coco2014.md): convert it first (tools/convert_coco.py); no CCT (no pixel-labelled
+    # subset in the weakly supervised setting).
+    'coco': dict(
+        classifier_config='configs/advcam/cam_r50_5ep_coco14.py',
+        irn_config='configs/advcam/irnet_r50_3ep_coco14.py',
+        segmentor_config='configs/advcam/deeplabv2_r101_100k_coco14.py',
+        cct_config=None,
+        label_split='train2014',
+        backbones_from_classifier=False),
 }
 
 
@@ -541,7 +550,7 @@ def parse_args(argv=None):
     parser.add_argument('--irn-config')
     parser.add_argument('--segmentor-config', help='any segmentor config with an AdvCAMPseudoLabelHook')
     parser.add_argument('--cct-config', help="a CCT config (default: the preset's); 'none' for no CCT")
-    parser.add_argument('--label-split', default='train_aug', help='split labelled and trained on')
+    parser.add_argument('--label-split', help="split labelled and trained on (default: the preset's, else train_aug)")
     parser.add_argument('--tests', nargs='+', choices=sorted(TEST_PROTOCOLS), default=['ss', 'ms_flip_crf'])
     parser.add_argument('--analysis-images', type=int, default=0, help='images of the Fig. 6 analysis (0: none)')
     parser.add_argument('--panels', type=int, default=0, help='pictures of the first N evaluation images (0: none)')
@@ -559,6 +568,7 @@ def parse_args(argv=None):
 
 def recipe_from_args(args) -> Recipe:
     preset = dict(PRESETS[args.preset])
+    preset_split = preset.pop('label_split', 'train_aug')
     for key in ('classifier_config', 'irn_config', 'segmentor_config', 'cct_config'):
         if getattr(args, key):
             preset[key] = None if getattr(args, key) == 'none' else getattr(args, key)
@@ -571,7 +581,7 @@ def recipe_from_args(args) -> Recipe:
         out = osp.dirname(osp.dirname(osp.normpath(args.data_root)))
         dataset_step = ['--out', out, '--seed', str(args.make_embedded_dataset)]
     return Recipe(work_dir=args.work_dir or f'work_dirs/pipeline_{args.preset}', data_root=args.data_root,
-                  dataset_step=dataset_step, methods=args.methods, label_split=args.label_split,
+                  dataset_step=dataset_step, methods=args.methods, label_split=args.label_split or preset_split,
                   test_protocols=args.tests, analysis_images=args.analysis_images, panel_ids=args.panel_ids, panels=args.panels,
                   options={role: getattr(args, f'{role}_options') for role in ('classifier', 'irn', 'segmentor', 'cct')},
                   num_procs=args.num_procs, **preset)

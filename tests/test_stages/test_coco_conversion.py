@@ -1,18 +1,24 @@
-"""COCO conversion: the crowd/overlap rule, masks vs a per-pixel rasterisation, labels, resume, refusals, errors."""
-import itertools
+"""The COCO conversion stage: masks vs a per-pixel rasterisation, labels, a killed run resumed, refusals,
+the dataset identity it gives later stages, errors naming the file."""
 import json
 import os
 import os.path as osp
 import shutil
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from advcam_mm.datasets.coco_annotations import COCOAnnotationError, label_of_category, semantic_mask
-from advcam_mm.datasets.coco_conversion import MANIFEST_NAME, convert_coco
+from advcam_mm.datasets.coco_annotations import COCOAnnotationError, label_of_category
 from advcam_mm.datasets.coco_metainfo import COCO_CATEGORIES, SPLITS
+from advcam_mm.fileio.manifest import MANIFEST_NAME
+from advcam_mm.stages.coco_conversion import convert_coco, parse_args, status
+from advcam_mm.stages.output_folder import StageMismatchError
+from conftest import REPO_ROOT, tool_env
 
 
 def _ids(root, split):
@@ -22,32 +28,6 @@ def _ids(root, split):
 
 def _mask(root, split, image_id):
     return np.array(Image.open(osp.join(root, 'SegmentationClass', split, image_id + '.png')))
-
-
-def _square(shape, top, left, bottom, right):
-    mask = np.zeros(shape, bool)
-    mask[top:bottom, left:right] = True
-    return mask
-
-
-def test_semantic_mask_known_answer_in_any_order():
-    shape = (4, 8)
-    a = (1, 0, _square(shape, 0, 0, 3, 4))     # class 1
-    b = (2, 0, _square(shape, 1, 2, 4, 6))     # class 2, overlaps a: ambiguous
-    c = (1, 0, _square(shape, 0, 3, 2, 5))     # class 1 again, overlaps a (same class) and b
-    crowd = (3, 1, _square(shape, 0, 5, 4, 8))  # crowd of class 3, overlaps b
-    expected = np.array([[1, 1, 1, 1, 1, 255, 255, 255],
-                         [1, 1, 255, 255, 255, 2, 255, 255],
-                         [1, 1, 255, 255, 2, 2, 255, 255],
-                         [0, 0, 2, 2, 2, 2, 255, 255]], np.uint8)
-    for order in itertools.permutations([a, b, c, crowd]):
-        np.testing.assert_array_equal(semantic_mask(4, 8, order), expected)
-
-
-def test_category_ids_map_to_labels_in_sorted_order():
-    assert label_of_category([(7, 'g'), (2, 'b'), (90, 'z')]) == {2: 1, 7: 2, 90: 3}
-    coco = label_of_category(COCO_CATEGORIES)
-    assert coco[1] == 1 and coco[13] == 12 and coco[90] == 80 and len(coco) == 80
 
 
 def _reference_mask(coco, image_id, label_of):
@@ -120,37 +100,41 @@ def _inputs_copy(root, tmp_path):
     return str(copy)
 
 
-class _KilledAfter:
-    """A progress object that interrupts the conversion after ``n`` converted images (a simulated kill)."""
+KILL_AFTER_FIVE_MASKS = """
+import os, signal, sys
+from advcam_mm.stages import coco_conversion as stage
+save, written = stage.save_label_png, []
+def save_then_die(path, mask):
+    save(path, mask)
+    written.append(path)
+    if len(written) == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+stage.save_label_png = save_then_die
+stage.convert_coco(sys.argv[1], splits=['train2014'], num_workers=1)
+"""
 
-    def __init__(self, n):
-        self.n = n
 
-    def update(self, skipped=False):
-        self.n -= not skipped
-        if self.n <= 0:
-            raise KeyboardInterrupt
-
-    def close(self):
-        pass
+def _split_manifest(root, split):
+    return json.load(open(osp.join(root, 'SegmentationClass', split, MANIFEST_NAME)))
 
 
 def test_resumes_after_a_kill_with_identical_results(coco_miniature_root, tmp_path):
     root = _inputs_copy(coco_miniature_root, tmp_path)
-    with pytest.raises(KeyboardInterrupt):
-        convert_coco(root, splits=['train2014'], num_workers=2, progress_factory=lambda title, total: _KilledAfter(5))
-    manifest = json.load(open(osp.join(root, MANIFEST_NAME)))
-    assert manifest['splits']['train2014']['status'] == 'incomplete'
+    killed = subprocess.run([sys.executable, '-c', KILL_AFTER_FIVE_MASKS, root], cwd=REPO_ROOT, env=tool_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert _split_manifest(root, 'train2014')['status'] == 'incomplete'
     assert not osp.exists(osp.join(root, 'ImageSets', 'train2014.txt'))  # the list comes last
     mask_dir = osp.join(root, 'SegmentationClass', 'train2014')
     done = [n for n in os.listdir(mask_dir) if n.endswith('.png')]
-    assert 5 <= len(done) < 23
-    stale = osp.join(mask_dir, 'COCO_train2014_000000000009.png.abc123.tmp')
+    assert len(done) == 5
+    pending = next(i for i in _ids(coco_miniature_root, 'train2014') if i + '.png' not in done)
+    stale = osp.join(mask_dir, f'{pending}.png.abc123.tmp')  # as a kill mid-write leaves
     open(stale, 'wb').write(b'half a png')
     result = convert_coco(root, splits=['train2014'], num_workers=2)['train2014']
-    assert result['written'] == 23 - len(done) and result['skipped'] == len(done)
+    assert result['plan'] == 'resume' and result['written'] == 23 - 5 and result['skipped'] == 5
     assert not osp.exists(stale)
-    assert json.load(open(osp.join(root, MANIFEST_NAME)))['splits']['train2014']['status'] == 'complete'
+    assert _split_manifest(root, 'train2014')['status'] == 'complete'
     for name in _ids(coco_miniature_root, 'train2014'):
         assert open(osp.join(mask_dir, name + '.png'), 'rb').read() == open(
             osp.join(coco_miniature_root, 'SegmentationClass', 'train2014', name + '.png'), 'rb').read()
@@ -162,26 +146,58 @@ def test_resumes_after_a_kill_with_identical_results(coco_miniature_root, tmp_pa
 
 def test_rerun_skips_and_other_settings_are_refused(coco_miniature_root, tmp_path):
     root = _inputs_copy(coco_miniature_root, tmp_path)
+    args = parse_args(['--data-root', root, '--splits', 'val2014'])
+    assert status(args) == 'todo'
     convert_coco(root, splits=['val2014'], num_workers=1)
+    assert status(args) == 'complete'
+    assert status(parse_args(['--data-root', root])) == 'todo'  # train2014 is not converted
     again = convert_coco(root, splits=['val2014'], num_workers=1)['val2014']
-    assert again['written'] == 0 and again['skipped'] == 11
+    assert again['plan'] == 'reuse' and again['written'] == 0 and again['skipped'] == 11
+    forced = convert_coco(root, splits=['val2014'], num_workers=1, force=True)['val2014']
+    assert forced['plan'] == 'regenerate' and forced['written'] == 11
     json_path = osp.join(root, 'annotations', 'instances_val2014.json')
     content = json.load(open(json_path))
     content['annotations'][0]['category_id'] = 1 if content['annotations'][0]['category_id'] != 1 else 90
     json.dump(content, open(json_path, 'w'))
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(StageMismatchError) as info:
         convert_coco(root, splits=['val2014'], num_workers=1)
-    assert 'val2014' in str(info.value) and 'annotation_sha256' in str(info.value) and '--force' in str(info.value)
-    forced = convert_coco(root, splits=['val2014'], num_workers=1, force=True)['val2014']
-    assert forced['written'] == 11
+    message = str(info.value)
+    assert osp.join('SegmentationClass', 'val2014') in message and 'inputs.annotations.sha256' in message
+    assert '--regenerate' in message
+    assert _split_manifest(root, 'val2014')['status'] == 'complete'  # the refusal touched nothing
+    replaced = convert_coco(root, splits=['val2014'], num_workers=1, regenerate=True)['val2014']
+    assert replaced['plan'] == 'regenerate' and replaced['written'] == 11
     changed = content['annotations'][0]
     name = next(osp.splitext(i['file_name'])[0] for i in content['images'] if i['id'] == changed['image_id'])
     labels = np.load(osp.join(root, 'cls_labels_coco.npy'), allow_pickle=True).item()
     assert labels[name][label_of_category(COCO_CATEGORIES)[changed['category_id']] - 1] == 1
-    # masks that no manifest describes are not adopted
-    os.remove(osp.join(root, MANIFEST_NAME))
-    with pytest.raises(FileExistsError, match='does not describe'):
-        convert_coco(root, splits=['val2014'], num_workers=1)
+    # masks that no manifest describes are neither adopted nor deleted, even when forced
+    os.remove(osp.join(root, 'SegmentationClass', 'val2014', MANIFEST_NAME))
+    for force in (False, True):
+        with pytest.raises(StageMismatchError, match='holds 11 files .* but no stage_manifest.json'):
+            convert_coco(root, splits=['val2014'], num_workers=1, force=force)
+    assert len(os.listdir(osp.join(root, 'SegmentationClass', 'val2014'))) == 11
+
+
+def test_each_split_is_the_identity_of_its_datasets(coco_miniature_root, tmp_path, mmseg_scope):
+    """Later stages record the split's conversion: converting the other split leaves it; remaking it changes it."""
+    from advcam_mm.stages.datasets import build_dataset, dataset_input
+    root = _inputs_copy(coco_miniature_root, tmp_path)
+    convert_coco(root, splits=['train2014'], num_workers=1)
+
+    def identity(dataset_type):
+        dataset = build_dataset(dict(type=dataset_type, data_root=root), 'train2014')
+        return dataset_input(dataset)['manifest']
+    first = identity('COCOClassificationDataset')
+    assert first == _split_manifest(root, 'train2014')['digest'] == identity('COCOSegmentationDataset')
+    convert_coco(root, splits=['val2014'], num_workers=1)
+    assert identity('COCOClassificationDataset') == first
+    json_path = osp.join(root, 'annotations', 'instances_train2014.json')
+    content = json.load(open(json_path))
+    content['annotations'] = content['annotations'][1:]
+    json.dump(content, open(json_path, 'w'))
+    convert_coco(root, splits=['train2014'], num_workers=1, regenerate=True)
+    assert identity('COCOClassificationDataset') not in (None, first)
 
 
 def _tiny_coco(tmp_path, annotations=None, images=None, categories=None):
@@ -204,7 +220,7 @@ def _tiny_coco(tmp_path, annotations=None, images=None, categories=None):
 def test_tiny_folder_converts(tmp_path):
     root, _ = _tiny_coco(tmp_path)
     result = convert_coco(root, splits=['val2014'], num_workers=1)['val2014']
-    assert result['images'] == 1 and result['excluded'] == 1
+    assert result['images'] == 1 and result['excluded'] == 1 and result['plan'] == 'fresh'
     mask = _mask(root, 'val2014', 'a')
     assert mask.shape == (6, 8) and set(np.unique(mask).tolist()) == {0, 2}  # car is the 2nd smallest id
 
