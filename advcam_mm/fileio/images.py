@@ -15,7 +15,10 @@ def read_rgb(path: str) -> np.ndarray:
     import mmcv
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: image not found')
-    image = mmcv.imread(path, channel_order='rgb')
+    try:
+        image = mmcv.imread(path, channel_order='rgb')
+    except Exception:  # noqa: BLE001 - OpenCV fails in cvtColor on an undecodable file
+        image = None
     if image is None:
         raise ValueError(f'{path}: unreadable or corrupt image')
     return image
