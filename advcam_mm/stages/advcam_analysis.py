@@ -30,7 +30,8 @@ from ..core.image_tensor import normalise_image
 from ..core.size_groups import group_by_size
 from ..evaluation.advcam_iterations import format_analysis_table, image_partials, iteration_curves
 from ..evaluation.seed_metric import SEED_THRESHOLDS, parse_thresholds
-from ..fileio.analysis_partials import load_partials, partial_path, save_partials, write_analysis_csv
+from ..fileio.analysis_partials import (PARTIALS_DIR, load_partials, partial_path, save_partials,
+                                        write_analysis_csv)
 from ..fileio.images import read_rgb
 from ..fileio.label_png import load_label_png
 from ..fileio.manifest import file_input
@@ -145,8 +146,18 @@ def describe(cfg, checkpoint, out_dir, split=None, num=None, noise_threshold=Non
                     mean=mean, std=std)
     folder = OutputFolder(out_dir, STAGE, settings,
                           dict(classifier_checkpoint=file_input(resolve_checkpoint(checkpoint)), dataset=dataset_input(dataset)),
-                          patterns=('*.csv', '*.png'))
+                          patterns=('*.csv', '*.png', osp.join(PARTIALS_DIR, '*', '*.npz')))
     return folder, dataset, infos, climb, thresholds
+
+
+def analysed(folder: OutputFolder, settings: list, infos: list) -> bool:
+    """True when the complete analysis in ``folder`` is of exactly these images and settings, partials and all."""
+    if not folder.is_complete() or not osp.isfile(osp.join(folder.path, 'fig6ab.png')):
+        return False
+    outputs = folder.recorded_manifest().get('outputs', {})
+    return outputs.get('num_images') == len(infos) and \
+        all(s in outputs.get('settings_analysed', []) for s in settings) and \
+        all(osp.isfile(partial_path(folder.path, s, i['img_id'])) for s in settings for i in infos)
 
 
 def run(config, checkpoint, out_dir, split=None, num=None, steps=None, mask_coefs='0,7', mask_threshs=None,
@@ -162,18 +173,24 @@ def run(config, checkpoint, out_dir, split=None, num=None, steps=None, mask_coef
 
     def plan():
         decision = folder.plan(regenerate)
-        folder.start(decision)
-        return decision
-    decide_on_rank_zero(plan)
+        done = decision == 'reuse' and analysed(folder, settings, infos)
+        if not done:
+            folder.start(decision)
+        return done
+    done = decide_on_rank_zero(plan)
     barrier_if_distributed()
     names = class_names(dataset)
     if rank == 0:
         print(f"analysis of {len(infos)} images, {climb['steps']} iterations, scales {tuple(climb['scales'])}, "
               f'{len(settings)} setting(s), {world_size} process(es) -> {out_dir}', flush=True)
-    model = build_cam_model(cfg, resolve_checkpoint(checkpoint), device)
-    mean, std = normalisation(cfg)
-    compute = compute_partials(model, infos, out_dir, settings, climb, thresholds, len(names), mean, std, device,
-                               rank, world_size)
+    if done:  # the same request again: the CSV and plots are kept, the table is summed from the partials
+        compute = {'written': 0, 'skipped': len(this_rank_share(infos, rank, world_size)) * len(settings),
+                   'seconds': 0.0}
+    else:
+        model = build_cam_model(cfg, resolve_checkpoint(checkpoint), device)
+        mean, std = normalisation(cfg)
+        compute = compute_partials(model, infos, out_dir, settings, climb, thresholds, len(names), mean, std,
+                                   device, rank, world_size)
     barrier_if_distributed()
     if rank != 0:
         return None
@@ -184,10 +201,14 @@ def run(config, checkpoint, out_dir, split=None, num=None, steps=None, mask_coef
                                 len(thresholds))
     result = iteration_curves(partials_of, settings, thresholds, len(names), climb['steps'], noise_threshold)
     result.update(class_names=names, csv=osp.join(out_dir, 'analysis.csv'), compute=compute)
-    write_analysis_csv(result, result['csv'])
-    result['plots'] = plot_figure6(result, out_dir, settings[0])
+    if done:
+        result['plots'] = [p for p in (osp.join(out_dir, name) for name in ('fig6ab.png', 'fig6cde.png'))
+                           if osp.isfile(p)]
+    else:
+        write_analysis_csv(result, result['csv'])
+        result['plots'] = plot_figure6(result, out_dir, settings[0])
+        folder.complete(settings_analysed=settings, num_images=len(infos))
     result['table'] = format_analysis_table(result)
-    folder.complete(settings_analysed=settings, num_images=len(infos))
     return result
 
 
@@ -195,14 +216,10 @@ def status(args) -> str:
     cfg = load_config(args.config, args.cfg_options)
     if args.steps is not None:
         cfg.label_generation.steps = args.steps
-    folder = describe(cfg, args.checkpoint, args.out_dir, args.split, args.num, args.noise_threshold)[0]
-    done = folder.plan(args.regenerate) == 'reuse' and osp.isfile(osp.join(args.out_dir, 'fig6ab.png'))
-    if done:
-        recorded = folder.recorded_manifest()['outputs']
-        wanted = sweep_settings(label_generation_settings(cfg, method='advcam'), args.mask_coefs,
-                                args.mask_threshs, args.step_sizes)
-        done = recorded.get('num_images') == (args.num or recorded.get('num_images')) and \
-            all(s in recorded.get('settings_analysed', []) for s in wanted)
+    folder, _, infos, climb, _ = describe(cfg, args.checkpoint, args.out_dir, args.split, args.num,
+                                          args.noise_threshold)
+    wanted = sweep_settings(climb, args.mask_coefs, args.mask_threshs, args.step_sizes)
+    done = folder.plan(args.regenerate) == 'reuse' and analysed(folder, wanted, infos)
     return 'complete' if done else 'todo'
 
 

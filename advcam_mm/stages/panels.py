@@ -93,10 +93,8 @@ def panel_of(info, maps, thresholds, labels, names, palette=None, crf=True) -> b
     return render_panel(rgb, sources, names, labels=shown, image_id=info['img_id'], palette=palette)
 
 
-def run(config, maps, out_dir, thresholds=None, labels=(), ids=None, num=8, split=None, crf=True,
-        regenerate=False, cfg_options=None) -> list:
-    """Write the panels; return their paths. ``maps``/``labels``: ``(name, folder)`` pairs."""
-    cfg = load_config(config, cfg_options)
+def describe(cfg, maps, out_dir, thresholds=None, labels=(), ids=None, num=8, split=None, crf=True) -> tuple:
+    """``(OutputFolder, dataset, data infos, thresholds)`` of a run."""
     dataset = evaluation_dataset(cfg, split)
     thresholds = [seed_threshold(t) for t in (thresholds or [0.15])]
     if len(thresholds) == 1:
@@ -110,6 +108,14 @@ def run(config, maps, out_dir, thresholds=None, labels=(), ids=None, num=8, spli
     folder = OutputFolder(out_dir, STAGE, dict(ids=[i['img_id'] for i in infos], rows=[n for n, _ in maps],
                                                labels=[t for t, _ in labels], thresholds=thresholds, crf=crf),
                           inputs, patterns=('*.png',))
+    return folder, dataset, infos, thresholds
+
+
+def run(config, maps, out_dir, thresholds=None, labels=(), ids=None, num=8, split=None, crf=True,
+        regenerate=False, cfg_options=None) -> list:
+    """Write the panels; return their paths. ``maps``/``labels``: ``(name, folder)`` pairs."""
+    cfg = load_config(config, cfg_options)
+    folder, dataset, infos, thresholds = describe(cfg, maps, out_dir, thresholds, labels, ids, num, split, crf)
     decision = folder.plan(regenerate)
     folder.start(decision)
     names = class_names(dataset)
@@ -123,6 +129,17 @@ def run(config, maps, out_dir, thresholds=None, labels=(), ids=None, num=8, spli
         paths.append(path)
     folder.complete(num_panels=len(paths))
     return paths
+
+
+def status(args) -> str:
+    """``'complete'`` when ``args``' run would make nothing, else ``'todo'`` (a mismatch raises)."""
+    cfg = load_config(args.config, args.cfg_options)
+    folder, _, infos, _ = describe(cfg, named_folders(args.maps, '--maps'), args.out_dir, args.seed_threshold,
+                                   named_folders(args.labels, '--labels'), args.ids, args.num, args.split,
+                                   not args.no_crf)
+    done = folder.plan(args.regenerate) == 'reuse' and \
+        all(osp.isfile(osp.join(args.out_dir, f"{i['img_id']}.png")) for i in infos)
+    return 'complete' if done else 'todo'
 
 
 def parse_args(argv=None):

@@ -76,6 +76,9 @@ def _stage_in_child(module: str, argv: List[str], log_path: Optional[str], threa
         sys.stderr.flush()
         os.dup2(fd, 1)
         os.dup2(fd, 2)
+        # sys.stdout may not write to descriptor 1 (a driver whose output is captured, e.g. by pytest)
+        sys.stdout = open(1, 'w', buffering=1, closefd=False)
+        sys.stderr = open(2, 'w', buffering=1, closefd=False)
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     import torch
     torch.set_num_threads(threads)
@@ -172,6 +175,8 @@ def run_steps(steps: Sequence[Step], jobs: int = 1, num_procs: int = 1, log_dir:
                 stream.flush()
                 running[step.name] = _Job(step, argv, num_procs, threads, log_path)
             if not running:
+                if any(all(d in done for d in s.after) for s in pending):
+                    continue  # the steps just skipped made others ready
                 if pending:
                     raise RuntimeError(f'steps {[s.name for s in pending]} wait for steps that never ran')
                 break

@@ -177,7 +177,8 @@ def make_pseudo_masks(dataset, maps_dir: str, refiner, regenerate: bool = False,
     def plan():
         folder, infos, _ = describe(dataset, maps_dir, refiner)
         decision = folder.plan(regenerate)
-        todo = [i['img_id'] for i in infos if not osp.isfile(label_png_path(folder.path, i['img_id']))]
+        todo = [i['img_id'] for i in infos
+                if decision == 'regenerate' or not osp.isfile(label_png_path(folder.path, i['img_id']))]
         if decision != 'reuse' or todo:
             missing = [i for i in todo if not osp.isfile(cam_file_path(maps_dir, i))]
             if missing:

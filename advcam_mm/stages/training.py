@@ -40,6 +40,7 @@ def training_settings(cfg, world_size: int) -> dict:
     settings = {key: cfg.get(key) for key in TRAINING_KEYS}
     settings['train_dataloader'] = {k: v for k, v in dict(settings['train_dataloader'] or {}).items()
                                     if k not in LOADER_SPEED_KEYS}
+    settings['custom_hooks'] = list(settings['custom_hooks'] or [])  # run() sets [] where the config has none
     return dict(settings, world_size=world_size)
 
 

@@ -1,4 +1,4 @@
-"""Test-only hook: every rank saves its model parameters after training (to compare DDP ranks)."""
+"""Test-only hook: what each DDP rank holds and does (to compare ranks and to see which rank saves)."""
 import os.path as osp
 
 import torch
@@ -9,7 +9,8 @@ from mmseg.registry import HOOKS
 
 @HOOKS.register_module()
 class DumpRankParametersHook(Hook):
-    """Saves ``rank<r>_initial.pth`` before training and ``rank<r>_params.pth`` after it."""
+    """Saves ``rank<r>_initial.pth`` before training and ``rank<r>_params.pth`` after it; every rank that
+    runs the Runner's checkpoint saving appends the epoch and iteration to ``saved_by_rank<r>.txt``."""
 
     @staticmethod
     def _dump(runner, name):
@@ -22,3 +23,7 @@ class DumpRankParametersHook(Hook):
 
     def after_train(self, runner):
         self._dump(runner, 'params')
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        with open(osp.join(runner.work_dir, f'saved_by_rank{get_rank()}.txt'), 'a') as f:
+            f.write(f'epoch {runner.epoch} iter {runner.iter}\n')

@@ -124,15 +124,20 @@ def test_objects_have_a_small_class_specific_part_and_a_shared_body():
 
 
 def test_make_embedded_dataset_tool(tmp_path, monkeypatch, capsys):
+    from advcam_mm.stages import embedded_data
     out = tmp_path / 'emb'
-    argv = ['make_embedded_dataset.py', '--out', str(out), '--num-train', '5', '--num-val', '2', '--image-size', '64']
-    monkeypatch.setattr(sys, 'argv', argv)
+    argv = ['--out', str(out), '--seed', '3']
+    assert embedded_data.status(embedded_data.parse_args(argv)) == 'todo'
+    monkeypatch.setattr(sys, 'argv', ['make_embedded_dataset.py', *argv])
     runpy.run_path(osp.join(REPO, 'tools', 'make_embedded_dataset.py'), run_name='__main__')
-    stdout = capsys.readouterr().out
     root = osp.join(str(out), 'VOCdevkit', 'VOC2012')
-    assert root in stdout and 'train_aug: 5' in stdout and 'val: 2' in stdout
+    assert root in capsys.readouterr().out
     with open(osp.join(root, MANIFEST_NAME)) as f:
-        assert json.load(f)['params']['num_train'] == 5
+        params = json.load(f)['params']
+    assert params['seed'] == 3 and params['num_train'] == 160 and params['num_val'] == 40
+    assert embedded_data.status(embedded_data.parse_args(argv)) == 'complete'
+    assert embedded_data.status(embedded_data.parse_args(['--out', str(out), '--seed', '4'])) == 'todo'
+    assert embedded_data.status(embedded_data.parse_args([*argv, '--force'])) == 'todo'
 
 
 def test_concurrent_generation_is_safe(tmp_path):

@@ -1,9 +1,11 @@
-"""AdvCAMPseudoLabelHook: makes the training masks once, reuses them, refuses other settings, regenerates on request."""
+"""AdvCAMPseudoLabelHook: fills the training dataset's masks from finished class maps (the pseudo-mask stage),
+reuses them, refuses other settings unless ``regenerate=True``, rebuilds a dataloader that read ahead.
+
+Expected labels are computed here from the class-map files (seeds, dense CRF, IRNet + random walk), not by
+the stage's functions."""
 import copy
-import glob
-import json
-import os
 import os.path as osp
+import shutil
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,26 +14,18 @@ import torch
 from mmengine.config import Config
 
 import advcam_mm  # noqa: F401  (registers the components)
-from advcam_mm.apis.make_cams import read_rgb
-from advcam_mm.apis.pseudo_labels import MANIFEST_NAME, MAPS_MANIFEST_NAME, PseudoLabelError, refiner_settings
-from advcam_mm.apis.sem_seg_labels import DEFAULT_RANDOM_WALK, build_irnet, pseudo_mask_of_image
+from advcam_mm.core.random_walk import refine_with_random_walk
 from advcam_mm.core.seeds import seed_with_crf, seeds_from_maps
 from advcam_mm.datasets.embedded_dataset import EMBEDDED_CLASSES
-from advcam_mm.fileio.cam_files import load_cam_file
+from advcam_mm.fileio.cam_files import cam_file_path, load_cam_file
+from advcam_mm.fileio.images import read_rgb
 from advcam_mm.fileio.label_png import load_label_png
+from advcam_mm.fileio.manifest import ManifestError, make_manifest, read_manifest, write_manifest
+from advcam_mm.stages.output_folder import StageMismatchError
+from conftest import REPO_ROOT, mtimes
 from mmseg.registry import DATASETS, HOOKS, MODELS
 
-NUM_IMAGES = 10
-
-
-@pytest.fixture
-def split_file(embedded_voc_root, tmp_path):
-    """A short split list (the first train ids) so that the hook labels only a few images."""
-    with open(osp.join(embedded_voc_root, 'ImageSets', 'Segmentation', 'train.txt')) as f:
-        ids = [line.strip() for line in f if line.strip()][:NUM_IMAGES]
-    path = tmp_path / 'small_split.txt'
-    path.write_text('\n'.join(ids) + '\n')
-    return str(path)
+IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_20ep_embedded.py')
 
 
 def make_dataset(data_root, split_file, label_dir):
@@ -41,153 +35,73 @@ def make_dataset(data_root, split_file, label_dir):
         check_files=False, metainfo=dict(classes=EMBEDDED_CLASSES), pipeline=[]))
 
 
-def make_hook(classifier, maps_dir, **kwargs):
-    config, checkpoint = classifier
-    settings = dict(type='AdvCAMPseudoLabelHook', classifier_config=config, classifier_checkpoint=checkpoint,
-                    method='cam', refiner=dict(type='none', bg_threshold=0.15), maps_dir=maps_dir, device='cpu')
+def make_hook(maps_dir, **kwargs):
+    settings = dict(type='AdvCAMPseudoLabelHook', maps_dir=maps_dir, refiner=dict(type='crf', bg_threshold=0.15),
+                    device='cpu')
     settings.update(kwargs)
     return HOOKS.build(settings)
 
 
-def mtimes(folder, pattern):
-    return {p: os.stat(p).st_mtime_ns for p in glob.glob(osp.join(folder, pattern))}
-
-
 @pytest.fixture
-def folders(tmp_path):
-    return str(tmp_path / 'labels'), str(tmp_path / 'maps')
+def dataset(embedded_voc_root, small_train_split, tmp_path, mmseg_scope):
+    return make_dataset(embedded_voc_root, small_train_split, str(tmp_path / 'labels'))
 
 
-def test_generates_once_then_reuses(trained_tiny_classifier, embedded_voc_root, split_file, folders, mmseg_scope):
-    label_dir, maps_dir = folders
-    dataset = make_dataset(embedded_voc_root, split_file, label_dir)
-    first = make_hook(trained_tiny_classifier, maps_dir).make_labels(dataset)
-    assert first['action'] == 'generated' and first['num_generated'] == NUM_IMAGES
+def test_makes_crf_seeds_once_then_reuses(dataset, cam_maps, tmp_path):
+    label_dir = str(tmp_path / 'labels')
+    first = make_hook(cam_maps).make_labels(dataset)
+    assert (first['plan'], first['num_generated'], first['num_images']) == ('fresh', 4, 4)
+    assert first['label_dir'] == label_dir
+    for index in range(len(dataset)):  # the files the dataset reads: IRN's CRF on the seeds of the maps
+        info = dataset.get_data_info(index)
+        maps = load_cam_file(cam_file_path(cam_maps, info['img_id']))
+        expected = seed_with_crf(read_rgb(info['img_path']), maps['high_res'], maps['keys'], 0.15)
+        np.testing.assert_array_equal(load_label_png(info['seg_map_path']), expected)
+        assert not np.array_equal(expected, seeds_from_maps(maps['high_res'], maps['keys'], 0.15))  # CRF acted
+    manifest = read_manifest(label_dir)
+    assert manifest['stage'] == 'pseudo_masks' and manifest['status'] == 'complete'
+    assert manifest['settings'] == dict(type='crf', bg_threshold=0.15)
+    labels, maps = mtimes(label_dir, '*.png'), mtimes(cam_maps, '*')
+
+    second = make_hook(cam_maps).make_labels(dataset)
+    assert (second['plan'], second['num_generated']) == ('reuse', 0)
+    assert mtimes(label_dir, '*.png') == labels and mtimes(cam_maps, '*') == maps  # the maps are only read
+
+
+def test_other_settings_are_refused_unless_regenerate(dataset, cam_maps, tmp_path):
+    label_dir = str(tmp_path / 'labels')
+    make_hook(cam_maps).make_labels(dataset)
     labels = mtimes(label_dir, '*.png')
-    maps = mtimes(maps_dir, '*.npy')
-    assert len(labels) == NUM_IMAGES and len(maps) == NUM_IMAGES
-    # the files are what the dataset reads, and equal the seeds of the maps
+    seeds = dict(type='none', bg_threshold=0.3)
+    with pytest.raises(StageMismatchError) as error:
+        make_hook(cam_maps, refiner=seeds).make_labels(dataset)
+    for text in ("settings.type: 'crf' -> 'none'", 'settings.bg_threshold: 0.15 -> 0.3', 'regenerate=True',
+                 label_dir):
+        assert text in str(error.value)
+    assert mtimes(label_dir, '*.png') == labels
+
+    result = make_hook(cam_maps, refiner=seeds, regenerate=True).make_labels(dataset)
+    assert (result['plan'], result['num_generated']) == ('regenerate', 4)
+    assert all(mtimes(label_dir, '*.png')[p] != labels[p] for p in labels)
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)
-        label = load_label_png(info['seg_map_path'])
-        cams = load_cam_file(osp.join(maps_dir, info['img_id'] + '.npy'))
-        np.testing.assert_array_equal(label, seeds_from_maps(cams['high_res'], cams['keys'], 0.15))
-        assert set(np.unique(label)) <= set(range(len(EMBEDDED_CLASSES)))
-    with open(osp.join(label_dir, MANIFEST_NAME)) as f:
-        manifest = json.load(f)
-    assert manifest['status'] == 'complete'
-    assert manifest['settings']['class_maps']['method'] == 'cam'
-    assert manifest['settings']['refiner'] == dict(type='none', bg_threshold=0.15)
-    assert manifest['sources']['classifier_checkpoint']['size'] == os.path.getsize(trained_tiny_classifier[1])
-    assert list(manifest['splits'].values()) == [NUM_IMAGES]
-    assert osp.isfile(osp.join(maps_dir, MAPS_MANIFEST_NAME))
-
-    second = make_hook(trained_tiny_classifier, maps_dir).make_labels(dataset)
-    assert second['action'] == 'reused' and second['num_generated'] == 0
-    assert mtimes(label_dir, '*.png') == labels and mtimes(maps_dir, '*.npy') == maps
-
-    # an interrupted folder is completed with the same settings, the rest left alone
-    removed = sorted(labels)[:3]
-    for path in removed:
-        os.remove(path)
-    third = make_hook(trained_tiny_classifier, maps_dir).make_labels(dataset)
-    assert third['action'] == 'generated' and third['num_generated'] == 3
-    after = mtimes(label_dir, '*.png')
-    assert {p: t for p, t in after.items() if p not in removed} == {
-        p: t for p, t in labels.items() if p not in removed}
-    assert mtimes(maps_dir, '*.npy') == maps  # maps of the missing labels already existed
+        maps = load_cam_file(cam_file_path(cam_maps, info['img_id']))
+        np.testing.assert_array_equal(load_label_png(info['seg_map_path']),
+                                      seeds_from_maps(maps['high_res'], maps['keys'], 0.3))
+    assert make_hook(cam_maps, refiner=seeds).make_labels(dataset)['plan'] == 'reuse'  # now recorded
 
 
-def test_mismatch_is_refused_then_regenerated(trained_tiny_classifier, embedded_voc_root, split_file, folders,
-                                              mmseg_scope):
-    label_dir, maps_dir = folders
-    dataset = make_dataset(embedded_voc_root, split_file, label_dir)
-    make_hook(trained_tiny_classifier, maps_dir).make_labels(dataset)
-    labels, maps = mtimes(label_dir, '*.png'), mtimes(maps_dir, '*.npy')
-
-    other = dict(type='none', bg_threshold=0.3)
-    with pytest.raises(PseudoLabelError) as error:
-        make_hook(trained_tiny_classifier, maps_dir, refiner=other).make_labels(dataset)
-    message = str(error.value)
-    assert 'refiner.bg_threshold: 0.15 -> 0.3' in message and 'regenerate=True' in message
-    assert label_dir in message
-    with pytest.raises(PseudoLabelError, match=r'class_maps.method: \'cam\' -> \'advcam\''):
-        make_hook(trained_tiny_classifier, maps_dir, method='advcam').make_labels(dataset)
-    assert mtimes(label_dir, '*.png') == labels and mtimes(maps_dir, '*.npy') == maps  # untouched
-
-    # regenerate: only the refiner changed, so the labels are remade from the same maps
-    result = make_hook(trained_tiny_classifier, maps_dir, refiner=other, regenerate=True).make_labels(dataset)
-    assert result['action'] == 'generated' and result['num_generated'] == NUM_IMAGES
-    remade = mtimes(label_dir, '*.png')
-    assert remade.keys() == labels.keys() and all(remade[p] > labels[p] for p in labels)
-    assert mtimes(maps_dir, '*.npy') == maps
-    info = dataset.get_data_info(0)
-    cams = load_cam_file(osp.join(maps_dir, info['img_id'] + '.npy'))
-    np.testing.assert_array_equal(load_label_png(info['seg_map_path']),
-                                  seeds_from_maps(cams['high_res'], cams['keys'], 0.3))
-    # and the new settings are now the recorded ones
-    again = make_hook(trained_tiny_classifier, maps_dir, refiner=other).make_labels(dataset)
-    assert again['action'] == 'reused'
-
-    # regenerate with another method (AdvCAM, 2 climbing steps): maps and labels are remade, CRF refiner
-    crf = dict(type='crf', bg_threshold=0.15)
-    result = make_hook(trained_tiny_classifier, maps_dir, method='advcam', refiner=crf, regenerate=True,
-                       label_generation=dict(steps=2, scales=(1.0,), flip=False)).make_labels(dataset)
-    assert result['num_generated'] == NUM_IMAGES
-    new_maps = mtimes(maps_dir, '*.npy')
-    assert new_maps.keys() == maps.keys() and all(new_maps[p] > maps[p] for p in maps)
-    with open(osp.join(maps_dir, MAPS_MANIFEST_NAME)) as f:
-        assert json.load(f)['settings']['steps'] == 2
-    info = dataset.get_data_info(1)
-    cams = load_cam_file(osp.join(maps_dir, info['img_id'] + '.npy'))
-    np.testing.assert_array_equal(load_label_png(info['seg_map_path']),
-                                  seed_with_crf(read_rgb(info['img_path']), cams['high_res'], cams['keys'], 0.15))
-
-
-def test_changed_classifier_checkpoint_is_detected(trained_tiny_classifier, embedded_voc_root, split_file, folders,
-                                                  tmp_path, mmseg_scope):
-    label_dir, maps_dir = folders
-    dataset = make_dataset(embedded_voc_root, split_file, label_dir)
-    make_hook(trained_tiny_classifier, maps_dir).make_labels(dataset)
-    config, checkpoint = trained_tiny_classifier
-    retrained = str(tmp_path / 'retrained.pth')
-    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
-    state['state_dict']['classifier.weight'] = state['state_dict']['classifier.weight'] * 2
-    torch.save(state, retrained)
-    with pytest.raises(PseudoLabelError, match='class_maps.classifier_sha256'):
-        make_hook((config, retrained), maps_dir).make_labels(dataset)
-
-
-def test_foreign_masks_are_never_touched(trained_tiny_classifier, embedded_voc_root, split_file, mmseg_scope,
-                                         embedded_voc_copy, tmp_path):
-    """A mask folder without a manifest (here: the ground truth) is refused, even with regenerate=True."""
-    gt_dir = osp.join(embedded_voc_copy, 'SegmentationClassAug')
-    dataset = make_dataset(embedded_voc_copy, split_file, gt_dir)
-    before = mtimes(gt_dir, '*.png')
-    for regenerate in (False, True):
-        with pytest.raises(PseudoLabelError, match='no pseudo_label_manifest.json'):
-            make_hook(trained_tiny_classifier, str(tmp_path / 'maps'), regenerate=regenerate).make_labels(dataset)
-    assert mtimes(gt_dir, '*.png') == before
-
-
-def test_label_dir_must_be_the_dataset_mask_folder(trained_tiny_classifier, embedded_voc_root, split_file, folders,
-                                                   tmp_path, mmseg_scope):
-    label_dir, maps_dir = folders
-    dataset = make_dataset(embedded_voc_root, split_file, label_dir)
-    elsewhere = str(tmp_path / 'elsewhere')
-    with pytest.raises(PseudoLabelError, match='reads its masks from'):
-        make_hook(trained_tiny_classifier, maps_dir, label_dir=elsewhere).make_labels(dataset)
-    # switching an IRN refiner to seeds with --cfg-options ...refiner.type=crf leaves config/checkpoint behind
-    assert refiner_settings(dict(type='crf', config='irn.py', checkpoint='irn.pth', bg_threshold=0.12)) == dict(
-        type='crf', bg_threshold=0.12, t=10, gt_prob=0.7)
-    with pytest.raises(ValueError, match="unknown settings"):
-        refiner_settings(dict(type='none', t=10))
-    with pytest.raises(ValueError, match="refiner type must be one of"):
-        make_hook(trained_tiny_classifier, maps_dir, refiner='dense')
-    with pytest.raises(ValueError, match="needs the IRNet checkpoint"):
-        make_hook(trained_tiny_classifier, maps_dir, refiner=dict(type='irn', config='x.py'))
-    with pytest.raises(PseudoLabelError, match='checkpoint not found'):
-        make_hook((trained_tiny_classifier[0], str(tmp_path / 'none.pth')), maps_dir).make_labels(dataset)
+def test_maps_must_be_finished_and_the_refiner_valid(dataset, cam_maps, tmp_path):
+    unfinished = shutil.copytree(cam_maps, str(tmp_path / 'maps'))
+    recorded = read_manifest(unfinished)
+    write_manifest(unfinished, make_manifest('class_maps', recorded['settings'], recorded['inputs'], 'incomplete'))
+    with pytest.raises(ManifestError, match='the class_maps stage that writes .* has not finished'):
+        make_hook(unfinished).make_labels(dataset)
+    # a bad refiner fails when the hook is built (the config is read), not after the run has started
+    with pytest.raises(ValueError, match='refiner type must be one of'):
+        make_hook(cam_maps, refiner='dense')
+    with pytest.raises(ValueError, match="refiner 'irn' needs the IRNet checkpoint"):
+        make_hook(cam_maps, refiner=dict(type='irn', config=IRN_CONFIG))
 
 
 class _FakeIterator:
@@ -197,11 +111,10 @@ class _FakeIterator:
         self._iterator._shutdown_workers = lambda: setattr(self._iterator, 'shut_down', True)
 
 
-def test_before_train_fills_the_runner_dataset_and_drops_prefetched_batches(
-        trained_tiny_classifier, embedded_voc_root, split_file, folders, mmseg_scope):
-    """An iteration-based loop's workers read ahead before the hook runs: the dataloader is rebuilt (same seed)."""
-    label_dir, maps_dir = folders
-    dataset = make_dataset(embedded_voc_root, split_file, label_dir)
+def test_before_train_fills_the_runner_dataset_and_drops_prefetched_batches(dataset, cam_maps, tmp_path):
+    """An iteration-based loop's workers read ahead before the hook runs: the dataloader is rebuilt (same seed).
+
+    (A real 2-process run with a worker reading ahead: tests/test_tools/test_deeplab_dist.py.)"""
     dataloader = SimpleNamespace(dataset=dataset, num_workers=2)
     loop = SimpleNamespace(dataloader=dataloader, dataloader_iterator=_FakeIterator(dataloader))
     built = []
@@ -211,28 +124,25 @@ def test_before_train_fills_the_runner_dataset_and_drops_prefetched_batches(
         return SimpleNamespace(dataset=dataset, num_workers=2)
 
     runner = SimpleNamespace(train_loop=loop, cfg=Config(dict(train_dataloader=dict(batch_size=3))), seed=7,
-                             build_dataloader=build_dataloader)
-    runner.train_dataloader = loop.dataloader
-    hook = make_hook(trained_tiny_classifier, maps_dir)
+                             build_dataloader=build_dataloader, train_dataloader=dataloader)
+    hook = make_hook(cam_maps)
     assert hook.priority == 'VERY_HIGH'
     stale = loop.dataloader_iterator
     hook.before_train(runner)
-    assert len(glob.glob(osp.join(label_dir, '*.png'))) == NUM_IMAGES
+    assert len(mtimes(str(tmp_path / 'labels'), '*.png')) == 4
     assert built == [(dict(batch_size=3), 7, False)]
     assert loop.dataloader is not dataloader and loop.dataloader_iterator.dataloader is loop.dataloader
     assert stale._iterator.shut_down
-    # nothing generated: nothing rebuilt
+    # nothing made: nothing rebuilt
     runner.train_dataloader = loop.dataloader
     current = loop.dataloader_iterator
-    make_hook(trained_tiny_classifier, maps_dir).before_train(runner)
+    make_hook(cam_maps).before_train(runner)
     assert loop.dataloader_iterator is current and len(built) == 1
 
 
-def test_irn_refiner_writes_random_walk_masks(trained_tiny_classifier, embedded_voc_root, split_file, folders,
-                                              tmp_path, mmseg_scope):
-    """refiner='irn': IRN's random walk with an IRNet checkpoint (untrained here; the plumbing is what is tested)."""
-    irn_config = osp.join(osp.dirname(trained_tiny_classifier[0]), 'irnet_r18-w16_20ep_embedded.py')
-    cfg = Config.fromfile(irn_config)
+def test_irn_refiner_writes_the_random_walk_of_the_irnet(dataset, cam_maps, tmp_path):
+    """refiner 'irn': IRNet's boundary map and IRN's random walk (an untrained IRNet; the chain is what is tested)."""
+    cfg = Config.fromfile(IRN_CONFIG)
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.init_cfg = None
     torch.manual_seed(0)
@@ -240,26 +150,29 @@ def test_irn_refiner_writes_random_walk_masks(trained_tiny_classifier, embedded_
     irnet.init_weights()
     checkpoint = str(tmp_path / 'irnet.pth')
     torch.save({'state_dict': irnet.state_dict()}, checkpoint)
+    irnet.eval()
 
-    label_dir, maps_dir = folders
-    dataset = make_dataset(embedded_voc_root, split_file, label_dir)
-    refiner = dict(type='irn', config=irn_config, checkpoint=checkpoint, sem_seg_bg_thres=0.2)
-    result = make_hook(trained_tiny_classifier, maps_dir, refiner=refiner).make_labels(dataset)
-    assert result['num_generated'] == NUM_IMAGES
-    with open(osp.join(label_dir, MANIFEST_NAME)) as f:
-        recorded = json.load(f)['settings']['refiner']
-    assert recorded['type'] == 'irn' and recorded['sem_seg_bg_thres'] == 0.2 and len(recorded['irnet_sha256']) == 64
-    assert recorded['beta'] == cfg.get('random_walk', {}).get('beta', DEFAULT_RANDOM_WALK['beta'])
-    info = dataset.get_data_info(0)
-    model = build_irnet(cfg, checkpoint)
-    walk = {k: recorded[k] for k in DEFAULT_RANDOM_WALK}
-    with torch.no_grad():
-        expected = pseudo_mask_of_image(model, read_rgb(info['img_path']),
-                                        load_cam_file(osp.join(maps_dir, info['img_id'] + '.npy')), walk,
-                                        cfg.model.data_preprocessor.mean, cfg.model.data_preprocessor.std)
-    np.testing.assert_array_equal(load_label_png(info['seg_map_path']), expected.numpy())
+    refiner = dict(type='irn', config=IRN_CONFIG, checkpoint=checkpoint, sem_seg_bg_thres=0.2)
+    result = make_hook(cam_maps, refiner=refiner).make_labels(dataset)
+    assert result['num_generated'] == 4
+    recorded = read_manifest(str(tmp_path / 'labels'))
+    walk = dict(cfg.random_walk, sem_seg_bg_thres=0.2)
+    assert recorded['settings'] == dict(type='irn', **walk, mean=list(cfg.model.data_preprocessor.mean),
+                                        std=list(cfg.model.data_preprocessor.std))
+    assert len(recorded['inputs']['irnet_checkpoint']['sha256']) == 64
+    mean = torch.tensor(cfg.model.data_preprocessor.mean).view(3, 1, 1)
+    std = torch.tensor(cfg.model.data_preprocessor.std).view(3, 1, 1)
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        maps = load_cam_file(cam_file_path(cam_maps, info['img_id']))
+        image = (torch.from_numpy(read_rgb(info['img_path'])).permute(2, 0, 1).float() - mean) / std
+        with torch.no_grad():
+            boundary, _ = irnet.boundary_and_displacement(image)
+            expected = refine_with_random_walk(torch.from_numpy(maps['cam']), maps['keys'], boundary,
+                                               image.shape[-2:], **walk)
+        np.testing.assert_array_equal(load_label_png(info['seg_map_path']), expected.numpy())
     # another IRNet is another label set
     torch.save({'state_dict': {k: v * 1.5 if v.is_floating_point() else v for k, v in irnet.state_dict().items()}},
                checkpoint)
-    with pytest.raises(PseudoLabelError, match='refiner.irnet_sha256'):
-        make_hook(trained_tiny_classifier, maps_dir, refiner=refiner).make_labels(dataset)
+    with pytest.raises(StageMismatchError, match=r'inputs\.irnet_checkpoint\.sha256'):
+        make_hook(cam_maps, refiner=refiner).make_labels(dataset)
