@@ -19,8 +19,8 @@ def test_overlay_and_label_colours():
     np.testing.assert_array_equal(opaque[1, 1], [0, 0, 128])  # jet(0): dark blue
     labels = colorize_labels(np.array([[0, 1, 2, 255]]))
     np.testing.assert_array_equal(labels[0], [[0, 0, 0], [128, 0, 0], [0, 128, 0], [224, 224, 192]])
-    short = colorize_labels(np.array([[1, 7]]), palette=[[0, 0, 0], [10, 20, 30]])  # unknown ids: black
-    np.testing.assert_array_equal(short[0], [[10, 20, 30], [0, 0, 0]])
+    short = colorize_labels(np.array([[1, 7, 255]]), palette=[[0, 0, 0], [10, 20, 30]])  # others: VOC's colours
+    np.testing.assert_array_equal(short[0], [[10, 20, 30], [128, 128, 128], [224, 224, 192]])
     with pytest.raises(ValueError, match='does not match the image'):
         heatmap_overlay(image, np.zeros((5, 4)))
 

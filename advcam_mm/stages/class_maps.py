@@ -32,6 +32,7 @@ from ..core.cam import multiscale_cam
 from ..datasets.class_map_inputs import ClassMapInputs, class_map_loader
 from ..fileio.background_writer import BackgroundWriter
 from ..fileio.cam_files import STORAGES, cam_file_path, save_cam_file
+from ..fileio.label_png import remove_stale_temp_files
 from ..fileio.manifest import file_input
 from .datasets import build_dataset, dataset_input, samples
 from .distributed import barrier_if_distributed, decide_on_rank_zero, init_launcher, this_rank_share
@@ -80,6 +81,7 @@ def generate_class_maps(model, infos: list, out_dir: str, settings: dict, mean, 
     """
     mine = this_rank_share(infos, rank, world_size)
     todo = [info for info in mine if not osp.exists(cam_file_path(out_dir, info['img_id']))]
+    remove_stale_temp_files(out_dir, [cam_file_path(out_dir, info['img_id']) for info in todo])
     progress = RankZeroProgress(len(mine), rank, enabled=show_progress, title=f"{settings['method']} maps")
     for _ in range(len(mine) - len(todo)):
         progress.update(skipped=True)

@@ -24,8 +24,8 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from ..fileio.manifest import (MANIFEST_NAME, differences, make_manifest, manifest_path, read_manifest,
-                               write_manifest)
+from ..fileio.manifest import (MANIFEST_NAME, differences, jsonable, make_manifest, manifest_path,
+                               read_manifest, write_manifest)
 
 PLANS = ('fresh', 'reuse', 'resume', 'regenerate')
 
@@ -53,6 +53,10 @@ class OutputFolder:
     inputs: dict
     patterns: Sequence[str] = ('*',)
     outputs: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # a copy: what the stage does to its config afterwards must not change what was described
+        self.settings, self.inputs = jsonable(self.settings), jsonable(self.inputs)
 
     def expected_manifest(self, status='incomplete') -> dict:
         return make_manifest(self.stage, self.settings, self.inputs, status, self.outputs)

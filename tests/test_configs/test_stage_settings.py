@@ -22,13 +22,17 @@ def role(path):
 def test_config_gives_its_stages_their_settings(config):
     cfg = Config.fromfile(config)
     normalisation(cfg)  # every stage that runs a network reads mean/std from the model
-    assert cfg.label_evaluation.split == 'train' and cfg.label_evaluation.mask_dir == 'SegmentationClass'
+    if 'coco14' in config:  # the WSSS papers score COCO's seeds and masks on train2014
+        assert cfg.label_evaluation == dict(split='train2014', mask_dir='SegmentationClass/train2014')
+    else:
+        assert cfg.label_evaluation.split == 'train' and cfg.label_evaluation.mask_dir == 'SegmentationClass'
     if role(config) == 'cam':
         settings = label_generation_settings(cfg)
         assert settings['method'] == 'advcam' and settings['steps'] == 27 and settings['step_size'] == 0.08
         assert settings['mask_thresh'] == 0.5 and settings['mask_coef'] == 7.0 and settings['flip'] is True
     if role(config) == 'irnet':
-        assert ir_label_settings(cfg) == dict(conf_fg_thres=0.35, conf_bg_thres=0.15)
+        # AdvCAM's thresholds; on COCO ReCAM's (run_sample_coco.py)
+        assert ir_label_settings(cfg) == dict(conf_fg_thres=0.35, conf_bg_thres=0.10 if 'coco14' in config else 0.15)
         assert config_settings(cfg, 'random_walk', RANDOM_WALK_KEYS) == dict(
             beta=10, exp_times=8, sem_seg_bg_thres=0.25, radius=5, cam_power=1.5)
     if role(config).startswith('deeplab'):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from advcam_mm.core.advcam import advcam_maps
-from advcam_mm.core.advcam_prefix import advcam_prefix_maps, prefix_schedule
+from advcam_mm.core.advcam import advcam_prefix_maps, prefix_schedule
 from test_core.cam_reference import tiny_net
 
 

@@ -110,7 +110,7 @@ def test_voc_deeplab_v2_config_model_and_optimizer(mmseg_scope):
     assert cfg.model.backbone.init_cfg.checkpoint == 'torchvision://resnet101'
     assert cfg.model.backbone.depth == 101 and cfg.model.backbone.dilations == (1, 1, 2, 4)
     assert cfg.model.data_preprocessor.size == (321, 321)
-    assert cfg.train_dataloader.batch_size == 10 and cfg.train_cfg.max_iters == 20000
+    assert cfg.train_dataloader.batch_size == 10 and cfg.train_cfg.max_iters == 30000
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone.init_cfg = None  # no download in tests
     model = MODELS.build(model_cfg)

@@ -96,8 +96,8 @@ def test_results_table_reads_the_finished_evaluations(recipe):
         return line[len(row):].split()
 
     table = recipe.summary_table()
-    for row in ('seed (best threshold)', 'seed + CRF', 'pseudo mask (IRN)', 'DeepLab-v2 ss', 'DeepLab-v2 MS+flip+CRF',
-                'CCT (semi) ss'):
+    for row in ('seed (best threshold)', 'seed + CRF', 'pseudo mask (IRN)', 'DeepLab-v2 single scale',
+                'DeepLab-v2 MS+flip+CRF', 'CCT (semi) single scale'):
         assert set(cells(table, row)[1:]) == {'-'}, row  # nothing has run: every value is missing
 
     def write(folder, **metrics):
@@ -118,7 +118,11 @@ def test_results_table_reads_the_finished_evaluations(recipe):
     assert cells(table, 'seed + CRF') == ['train', '-', '59.87']
     assert cells(table, 'pseudo mask (IRN)') == ['train', '-', '65.43']
     assert cells(table, 'DeepLab-v2 MS+flip+CRF') == ['val', '-', '31.86']
-    assert cells(table, 'CCT (semi) ss') == ['val', '12.50']
+    assert cells(table, 'CCT (semi) single scale') == ['val', '12.50']
+    with_paper = recipe.summary_table({'seed': (48.8, 55.6), 'cct': {'ss': (1.0, 2.0)}})
+    assert cells(with_paper, 'seed (best threshold)') == ['train', '41.23', '48.12', '48.8', '->', '55.6']
+    assert cells(with_paper, 'seed + CRF') == ['train', '-', '59.87', '-']
+    assert cells(with_paper, 'CCT (semi) single scale') == ['val', '12.50', '1.0', '->', '2.0']
     with open(recipe.write_summary()) as f:
         assert json.load(f)['advcam']['mask'] == pytest.approx(65.43)
 

@@ -76,7 +76,7 @@ def test_the_recipe_names_the_classes_of_the_configs(other_dataset):
     names = [line.split(']')[0][1:] for line in dry.stdout.splitlines() if line.startswith('[')]
     assert names == ['classifier', 'advcam maps', 'advcam seeds', 'advcam IR labels', 'advcam IRNet',
                      'advcam pseudo masks', 'advcam mask evaluation', 'advcam DeepLab-v2', 'advcam DeepLab-v2 test ss',
-                     'Fig. 6 analysis', 'panels']
+                     'Fig. 6 analysis', 'advcam DeepLab-v2 predictions', 'panels']
     assert '[advcam pseudo masks] python -m advcam_mm.stages.pseudo_masks   (after: advcam IRNet)' in dry.stdout
     assert not osp.exists(osp.join(folder, 'run', 'classifier'))  # a dry run runs nothing
 

@@ -6,7 +6,7 @@ import pytest
 from mmengine.config import Config
 
 from advcam_mm.fileio.manifest import file_sha256
-from advcam_mm.stages.datasets import build_dataset, dataset_input, evaluation_dataset, split_ann_file
+from advcam_mm.stages.datasets import build_dataset, dataset_input, evaluation_dataset, split_settings
 from advcam_mm.stages.progress import RankZeroProgress
 from advcam_mm.stages.runner import ConfigError, enable_amp, load_config
 from advcam_mm.stages.worker_pool import check_files_exist
@@ -29,8 +29,8 @@ def test_config_errors_name_the_file(tmp_path):
 
 def test_splits_and_dataset_identity(embedded_voc_root, mmseg_scope):
     dataset_cfg = dict(type='VOCSegmentationDataset', data_root=embedded_voc_root, ann_file='unused.txt')
-    assert split_ann_file(dataset_cfg, 'val') == 'ImageSets/Segmentation/val.txt'
-    assert split_ann_file(dataset_cfg, '/lists/mine.txt') == '/lists/mine.txt'
+    assert split_settings(dataset_cfg, 'val') == dict(ann_file='ImageSets/Segmentation/val.txt')
+    assert split_settings(dataset_cfg, '/lists/mine.txt') == dict(ann_file='/lists/mine.txt')
     dataset = build_dataset(dataset_cfg, 'val')
     assert len(dataset) == 40 and dataset.get_data_info(0)['img_id'] == 'val_0000'
     identity = dataset_input(dataset)
