@@ -9,23 +9,20 @@ Settings  ``split``.
 """
 import argparse
 import functools
-import json
 import os.path as osp
 
 import numpy as np
 
-from ..evaluation.iou_table import iou_table, without_nan
+from ..evaluation.iou_table import iou_table
 from ..evaluation.mask_metric import mask_confusion, mask_result
-from ..fileio.atomic import atomic_write
 from ..fileio.label_png import label_png_path, load_label_png
 from ..fileio.manifest import folder_input
 from .datasets import class_names, dataset_input, evaluation_dataset, samples
-from .output_folder import OutputFolder
+from .output_folder import METRICS_FILE, OutputFolder, evaluate_into, metrics_status
 from .runner import load_config
 from .worker_pool import check_files_exist, map_images
 
 STAGE = 'mask_evaluation'
-METRICS_FILE = 'metrics.json'
 
 
 def _confusion(info, mask_dir, num_classes):
@@ -68,23 +65,13 @@ def run(config, mask_dir, split=None, out_dir=None, regenerate=False, num_worker
         progress=True) -> dict:
     cfg = load_config(config, cfg_options)
     folder, dataset = describe(cfg, mask_dir, split, out_dir)
-    decision = folder.plan(regenerate)
-    if decision == 'reuse' and osp.isfile(osp.join(folder.path, METRICS_FILE)):
-        with open(osp.join(folder.path, METRICS_FILE)) as f:
-            return dict(json.load(f), out_dir=folder.path, plan=decision)
-    folder.start(decision)
-    result = without_nan(evaluate_masks(samples(dataset), mask_dir, class_names(dataset), num_workers, progress))
-    with atomic_write(osp.join(folder.path, METRICS_FILE), 'w') as f:
-        json.dump(result, f, indent=2)
-    folder.complete(miou=result['miou'])
-    return dict(result, out_dir=folder.path, plan=decision)
+    return evaluate_into(folder, lambda: evaluate_masks(samples(dataset), mask_dir, class_names(dataset),
+                                                        num_workers, progress), regenerate)
 
 
 def status(args) -> str:
     cfg = load_config(args.config, args.cfg_options)
-    folder, _ = describe(cfg, args.mask_dir, args.split, args.out_dir)
-    done = folder.plan(args.regenerate) == 'reuse' and osp.isfile(osp.join(folder.path, METRICS_FILE))
-    return 'complete' if done else 'todo'
+    return metrics_status(describe(cfg, args.mask_dir, args.split, args.out_dir)[0], args.regenerate)
 
 
 def parse_args(argv=None):

@@ -19,11 +19,14 @@ The rank that plans is rank 0 (:func:`advcam_mm.stages.distributed.decide_on_ran
 only it writes the manifest.
 """
 import glob
+import json
 import os
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
+from ..evaluation.iou_table import without_nan
+from ..fileio.atomic import atomic_write
 from ..fileio.manifest import (MANIFEST_NAME, differences, jsonable, make_manifest, manifest_path,
                                read_manifest, write_manifest)
 
@@ -117,3 +120,39 @@ class OutputFolder:
         recorded = self.recorded_manifest()
         return (recorded is not None and recorded['status'] == 'complete'
                 and not differences(recorded, self.expected_manifest()))
+
+
+METRICS_FILE = 'metrics.json'
+
+
+def evaluate_into(folder: OutputFolder, evaluate: Callable[[], dict], regenerate: bool = False) -> dict:
+    """An evaluation stage's metrics: read back from ``<folder>/metrics.json`` when the folder is
+    complete with the same settings and inputs, else ``evaluate()`` written there (NaN as null).
+
+    Returns the metrics with ``out_dir`` and ``plan`` added.
+    """
+    decision = folder.plan(regenerate)
+    path = osp.join(folder.path, METRICS_FILE)
+    if decision == 'reuse' and osp.isfile(path):
+        return dict(read_metrics(folder.path), out_dir=folder.path, plan=decision)
+    folder.start(decision)
+    metrics = without_nan(evaluate())
+    with atomic_write(path, 'w') as f:
+        json.dump(metrics, f, indent=2)
+    folder.complete(**{k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    return dict(metrics, out_dir=folder.path, plan=decision)
+
+
+def read_metrics(folder: str) -> Optional[dict]:
+    """``<folder>/metrics.json`` of an evaluation stage, None when it has not been written."""
+    path = osp.join(folder, METRICS_FILE)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def metrics_status(folder: OutputFolder, regenerate: bool = False) -> str:
+    """``'complete'`` when :func:`evaluate_into` would read the metrics back, else ``'todo'``."""
+    done = folder.plan(regenerate) == 'reuse' and osp.isfile(osp.join(folder.path, METRICS_FILE))
+    return 'complete' if done else 'todo'

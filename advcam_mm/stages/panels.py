@@ -21,7 +21,7 @@ from ..fileio.label_png import label_png_path, load_label_png
 from ..fileio.manifest import folder_input
 from ..visualization import render_panel, save_png_bytes
 from .datasets import class_names, dataset_input, evaluation_dataset, samples
-from .output_folder import OutputFolder
+from .output_folder import METRICS_FILE, OutputFolder
 from .runner import load_config
 
 STAGE = 'panels'
@@ -41,7 +41,7 @@ def named_folders(items, what) -> list:
 def seed_threshold(spec) -> float:
     """A number, or a seed-evaluation folder (its ``metrics.json``'s best threshold)."""
     spec = str(spec)
-    path = osp.join(spec, 'metrics.json') if osp.isdir(spec) else spec
+    path = osp.join(spec, METRICS_FILE) if osp.isdir(spec) else spec
     if osp.isfile(path):
         with open(path) as f:
             return float(json.load(f)['best_threshold'])

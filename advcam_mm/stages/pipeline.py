@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..fileio.atomic import atomic_write
+from .output_folder import read_metrics
 from .training import checkpoint_of
 
 #: How each segmentor is tested: name -> (multi-scale + flip, dense CRF).
@@ -428,26 +429,19 @@ class Recipe:
     def results(self) -> dict:
         """mIoU (%) of every finished evaluation: ``{method: {seed, seed_crf, seed_threshold, mask,
         deeplab: {protocol: ...}}, 'cct': {protocol: ...}}``; unfinished ones are None."""
-        def metrics(folder):
-            path = osp.join(folder, 'metrics.json')
-            if not osp.isfile(path):
-                return None
-            with open(path) as f:
-                return json.load(f)
-
         def percent(value):
             return None if value is None else 100 * value
 
         def tests(work_dir):
             out = {}
             for protocol in self.test_protocols:
-                result = metrics(osp.join(work_dir, f'test_{protocol}'))
+                result = read_metrics(osp.join(work_dir, f'test_{protocol}'))
                 out[protocol] = None if result is None else result.get('mIoU')
             return out
         results = {}
         for method in self.methods:
-            seeds = metrics(self.chain_path(method, 'seeds')) or {}
-            masks = metrics(self.chain_path(method, 'masks_eval')) or {}
+            seeds = read_metrics(self.chain_path(method, 'seeds')) or {}
+            masks = read_metrics(self.chain_path(method, 'masks_eval')) or {}
             results[method] = dict(seed=percent(seeds.get('miou')), seed_crf=percent(seeds.get('crf_miou')),
                                    seed_threshold=seeds.get('best_threshold'), mask=percent(masks.get('miou')),
                                    deeplab=tests(self.chain_path(method, 'segmentor')))

@@ -12,26 +12,23 @@ Settings  ``split``, the threshold sweep (:data:`advcam_mm.evaluation.seed_metri
 """
 import argparse
 import functools
-import json
 import os.path as osp
 
 import numpy as np
 
-from ..evaluation.iou_table import iou_table, without_nan
+from ..evaluation.iou_table import iou_table
 from ..evaluation.seed_metric import (SEED_THRESHOLDS, check_class_ids, crf_result, crf_seed_confusion,
                                       parse_thresholds, seed_sweep_confusions, seed_sweep_result)
-from ..fileio.atomic import atomic_write
 from ..fileio.cam_files import cam_file_path, load_cam_file
 from ..fileio.images import read_rgb
 from ..fileio.label_png import load_label_png
 from ..fileio.manifest import folder_input
 from .datasets import class_names, dataset_input, evaluation_dataset, samples
-from .output_folder import OutputFolder
+from .output_folder import METRICS_FILE, OutputFolder, evaluate_into, metrics_status
 from .runner import load_config
 from .worker_pool import check_files_exist, map_images
 
 STAGE = 'seed_evaluation'
-METRICS_FILE = 'metrics.json'
 
 
 def _load(info, cam_dir, num_classes):
@@ -112,33 +109,20 @@ def format_result(result: dict) -> str:
     return text
 
 
-def read_metrics(out_dir: str) -> dict:
-    with open(osp.join(out_dir, METRICS_FILE)) as f:
-        return json.load(f)
-
-
 def run(config, cam_dir, split=None, crf=False, crf_threshold=None, out_dir=None, regenerate=False,
         num_workers=2, cfg_options=None, progress=True) -> dict:
     """Evaluate (or reuse the evaluation of) ``cam_dir``; return the metrics with ``out_dir``."""
     cfg = load_config(config, cfg_options)
     folder, dataset = describe(cfg, cam_dir, split, crf, crf_threshold, out_dir)
-    decision = folder.plan(regenerate)
-    if decision == 'reuse' and osp.isfile(osp.join(folder.path, METRICS_FILE)):
-        return dict(read_metrics(folder.path), out_dir=folder.path, plan=decision)
-    folder.start(decision)
-    result = evaluate_seeds(samples(dataset), cam_dir, class_names(dataset), SEED_THRESHOLDS, crf, crf_threshold,
-                            num_workers, progress)
-    with atomic_write(osp.join(folder.path, METRICS_FILE), 'w') as f:
-        json.dump(without_nan(result), f, indent=2)
-    folder.complete(miou=result['miou'], crf_miou=result.get('crf_miou'))
-    return dict(without_nan(result), out_dir=folder.path, plan=decision)
+    return evaluate_into(folder, lambda: evaluate_seeds(samples(dataset), cam_dir, class_names(dataset),
+                                                        SEED_THRESHOLDS, crf, crf_threshold, num_workers, progress),
+                         regenerate)
 
 
 def status(args) -> str:
     cfg = load_config(args.config, args.cfg_options)
-    folder, _ = describe(cfg, args.cam_dir, args.split, args.crf, args.crf_threshold, args.out_dir)
-    done = folder.plan(args.regenerate) == 'reuse' and osp.isfile(osp.join(folder.path, METRICS_FILE))
-    return 'complete' if done else 'todo'
+    folder = describe(cfg, args.cam_dir, args.split, args.crf, args.crf_threshold, args.out_dir)[0]
+    return metrics_status(folder, args.regenerate)
 
 
 def parse_args(argv=None):

@@ -17,11 +17,10 @@ import os.path as osp
 from ..evaluation.iou_table import without_nan
 from ..fileio.atomic import atomic_write
 from ..fileio.manifest import file_input
-from .output_folder import OutputFolder
+from .output_folder import METRICS_FILE, OutputFolder, read_metrics
 from .runner import build_runner, load_config, set_local_rank_env
 
 STAGE = 'testing'
-METRICS_FILE = 'metrics.json'
 
 
 def test_settings(cfg, tta: bool) -> dict:
@@ -66,11 +65,6 @@ def trigger_visualization_hook(cfg, show=False, show_dir=None, wait_time=2.0):
     if show_dir:
         cfg.visualizer['save_dir'] = show_dir
     return cfg
-
-
-def read_metrics(work_dir: str) -> dict:
-    with open(osp.join(work_dir, METRICS_FILE)) as f:
-        return json.load(f)
 
 
 def run(config, checkpoint, work_dir=None, tta=False, out=None, cfg_options=None, launcher='none',
