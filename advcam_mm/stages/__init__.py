@@ -16,6 +16,7 @@ advcam_analysis    classifier config + checkpoint, ground truth      Fig. 6 CSV 
 panels             class maps, label folders                         per-image pictures
 =================  ================================================  ==========================================
 
-Each is a command (``python -m advcam_mm.stages.<module>`` or its ``tools/`` script), and
-:mod:`.pipeline` runs them in order. The protocol they share is :mod:`.output_folder`.
+Each is a command (``python -m advcam_mm.stages.<module>`` or its ``tools/`` script);
+:mod:`.pipeline` composes them into the recipe and :mod:`.scheduler` runs them in order. The
+protocol they share is :mod:`.output_folder`.
 """

@@ -17,7 +17,8 @@ import argparse
 import os.path as osp
 import time
 
-from .pipeline import PRESETS, Recipe, run_steps
+from .pipeline import PRESETS, Recipe
+from .scheduler import run_steps
 
 #: The paper's figures on PASCAL VOC 2012 (mIoU %, CAM -> AdvCAM; Tables 1, 4 and 6). DeepLab-v2 and CCT
 #: were tested with multi-scale inference and CRF (the authors, jbeomlee93/AdvCAM #9 and #12).

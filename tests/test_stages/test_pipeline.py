@@ -9,8 +9,8 @@ import pytest
 
 from advcam_mm.fileio.manifest import make_manifest, write_manifest
 from advcam_mm.stages.output_folder import StageMismatchError
-from advcam_mm.stages.pipeline import (PRESETS, Recipe, Step, data_root_options, describe, parse_args,
-                                       recipe_from_args, run_steps)
+from advcam_mm.stages.pipeline import PRESETS, Recipe, data_root_options, parse_args, recipe_from_args
+from advcam_mm.stages.scheduler import Step, describe, run_steps
 from advcam_mm.stages.runner import load_config
 from conftest import REPO_ROOT, options_dict
 
