@@ -38,7 +38,15 @@ def _mean_field(image, unary, n_labels, t, pairwise):
     return np.asarray(crf.inference(t), dtype=np.float32).reshape(n_labels, height, width)
 
 
-def crf_inference_label(image, labels, n_labels, t=10, gt_prob=0.7):
+def _pairwise(pairwise: dict) -> dict:
+    """IRN's kernel parameters with ``pairwise``'s overrides; an unknown name is an error."""
+    unknown = set(pairwise) - set(IRN_PAIRWISE)
+    if unknown:
+        raise TypeError(f'unknown CRF kernel parameters {sorted(unknown)}; known: {sorted(IRN_PAIRWISE)}')
+    return {**IRN_PAIRWISE, **pairwise}
+
+
+def crf_inference_label(image, labels, n_labels, t=10, gt_prob=0.7, **pairwise):
     """Refine a hard label map with a dense CRF, as IRN's ``crf_inference_label``.
 
     Args:
@@ -48,6 +56,8 @@ def crf_inference_label(image, labels, n_labels, t=10, gt_prob=0.7):
         t: mean-field iterations.
         gt_prob: unary confidence in the given label (``unary_from_labels`` with
             ``zero_unsure=False``: label 0 is an ordinary label, here background).
+        **pairwise: overrides of IRN's kernel parameters (:data:`IRN_PAIRWISE`; their
+            lengths are in pixels of ~500-pixel images).
 
     Returns:
         int64 ``(H, W)`` argmax of the CRF marginals. With ``n_labels == 1`` there
@@ -64,8 +74,9 @@ def crf_inference_label(image, labels, n_labels, t=10, gt_prob=0.7):
                          f'[{labels.min()}, {labels.max()}]')
     if n_labels == 1:
         return np.zeros(labels.shape, dtype=np.int64)
+    kernels = _pairwise(pairwise)
     unary = unary_from_labels(labels.astype(np.int64), n_labels, gt_prob=gt_prob, zero_unsure=False)
-    marginals = _mean_field(image, unary, n_labels, t, IRN_PAIRWISE)
+    marginals = _mean_field(image, unary, n_labels, t, kernels)
     return np.argmax(marginals, axis=0)
 
 
@@ -91,10 +102,7 @@ def crf_inference_prob(image, probs, t=10, scale=None, clip=1e-5, **pairwise):
     Returns:
         float32 ``(n_labels, H, W)`` CRF marginals; take ``argmax(0)`` for labels.
     """
-    unknown = set(pairwise) - set(IRN_PAIRWISE)
-    if unknown:
-        raise TypeError(f'unknown CRF kernel parameters {sorted(unknown)}; '
-                        f'known: {sorted(IRN_PAIRWISE)}')
+    kernels = _pairwise(pairwise)
     probs = np.asarray(probs, dtype=np.float32)
     if probs.ndim != 3 or probs.shape[0] < 1:
         raise ValueError(f'CRF probabilities must be (n_labels, H, W), got shape {probs.shape}')
@@ -103,4 +111,4 @@ def crf_inference_prob(image, probs, t=10, scale=None, clip=1e-5, **pairwise):
     if n_labels == 1:
         return np.ones_like(probs)
     unary = unary_from_softmax(probs, scale=scale, clip=clip)
-    return _mean_field(image, unary, n_labels, t, {**IRN_PAIRWISE, **pairwise})
+    return _mean_field(image, unary, n_labels, t, kernels)

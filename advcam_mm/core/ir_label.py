@@ -41,7 +41,7 @@ def combine_confident_regions(fg_conf, bg_conf, ignore_index=IGNORE_INDEX):
 
 
 def inter_pixel_relation_label(image, high_res, keys, conf_fg_thres=CONF_FG_THRES,
-                               conf_bg_thres=CONF_BG_THRES, ignore_index=IGNORE_INDEX):
+                               conf_bg_thres=CONF_BG_THRES, ignore_index=IGNORE_INDEX, crf=None):
     """IR label ``(H, W)`` uint8 of one image (IRN's ``cam_to_ir_label``).
 
     Args:
@@ -50,6 +50,8 @@ def inter_pixel_relation_label(image, high_res, keys, conf_fg_thres=CONF_FG_THRE
         keys: ``(C,)`` 0-based foreground class ids of those maps.
         conf_fg_thres: background score for the confident-foreground seed.
         conf_bg_thres: background score for the confident-background seed.
+        crf: settings of :func:`advcam_mm.core.seeds.seed_with_crf` (``t``, ``gt_prob``,
+            kernel parameters); default IRN's.
 
     Returns:
         0 = confident background, ``keys + 1`` = confident class,
@@ -57,6 +59,6 @@ def inter_pixel_relation_label(image, high_res, keys, conf_fg_thres=CONF_FG_THRE
     """
     if not conf_bg_thres <= conf_fg_thres:
         raise ValueError(f'conf_bg_thres ({conf_bg_thres}) must not exceed conf_fg_thres ({conf_fg_thres})')
-    fg_conf = seed_with_crf(image, high_res, keys, conf_fg_thres)
-    bg_conf = seed_with_crf(image, high_res, keys, conf_bg_thres)
+    fg_conf = seed_with_crf(image, high_res, keys, conf_fg_thres, **(crf or {}))
+    bg_conf = seed_with_crf(image, high_res, keys, conf_bg_thres, **(crf or {}))
     return combine_confident_regions(fg_conf, bg_conf, ignore_index)

@@ -65,7 +65,7 @@ def max_foreground(high_res, keys):
     return score, (keys + 1).astype(np.uint8)[index]
 
 
-def seed_with_crf(image, high_res, keys, bg_threshold, t=10, gt_prob=0.7):
+def seed_with_crf(image, high_res, keys, bg_threshold, t=10, gt_prob=0.7, **pairwise):
     """Seeds refined by IRN's dense CRF (the paper's "+CRF" seeds).
 
     The CRF runs on the seed's index map over ``len(keys) + 1`` labels
@@ -76,9 +76,10 @@ def seed_with_crf(image, high_res, keys, bg_threshold, t=10, gt_prob=0.7):
         image: uint8 ``(H, W, 3)`` RGB image.
         high_res, keys, bg_threshold: as :func:`seeds_from_maps`.
         t, gt_prob: CRF iterations and unary confidence (IRN's defaults).
+        **pairwise: overrides of IRN's kernel parameters (:data:`advcam_mm.core.crf.IRN_PAIRWISE`).
     """
     high_res, keys = _check_maps(high_res, keys)
     lookup = np.concatenate([[0], keys + 1]).astype(np.uint8)
     index = seed_index_map(high_res, bg_threshold)
-    refined = crf_inference_label(image, index, n_labels=len(lookup), t=t, gt_prob=gt_prob)
+    refined = crf_inference_label(image, index, n_labels=len(lookup), t=t, gt_prob=gt_prob, **pairwise)
     return lookup[refined]

@@ -74,9 +74,9 @@ def seed_sweep_confusions(high_res, keys, gt, thresholds, num_classes: int) -> n
     return threshold_sweep_confusions(fg_score, fg_label, gt, thresholds, num_classes)
 
 
-def crf_seed_confusion(image_rgb, high_res, keys, gt, threshold: float, num_classes: int) -> np.ndarray:
-    """``(n, n)`` confusion matrix of one image's seeds refined by IRN's dense CRF."""
-    return confusion_matrix(seed_with_crf(image_rgb, high_res, keys, threshold), gt, num_classes)
+def crf_seed_confusion(image_rgb, high_res, keys, gt, threshold: float, num_classes: int, **crf) -> np.ndarray:
+    """``(n, n)`` confusion matrix of one image's seeds refined by IRN's dense CRF (``crf``: its settings)."""
+    return confusion_matrix(seed_with_crf(image_rgb, high_res, keys, threshold, **crf), gt, num_classes)
 
 
 def seed_sweep_result(total: np.ndarray, thresholds, class_names: Sequence[str]) -> dict:

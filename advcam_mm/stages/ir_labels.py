@@ -6,7 +6,7 @@ Reads     a class-map folder (complete manifest); the IRNet config: ``ir_labels`
 Writes    ``<out_dir>/<image id>.png`` (0 = confident background, class id =
           confident foreground, 255 = unsure; :mod:`advcam_mm.core.ir_label`) and the manifest.
 Settings  ``ir_labels``: ``conf_fg_thres``, ``conf_bg_thres`` (AdvCAM's 0.35 / 0.15; IRN's own
-          0.30 / 0.05) and IRN's dense CRF (:mod:`advcam_mm.core.crf`).
+          0.30 / 0.05) and ``seed_crf``, IRN's dense CRF (:mod:`advcam_mm.core.crf`).
 
 The CRF dominates the cost, so images run in worker processes (one thread
 each); a finished file is kept, so a killed run resumes::
@@ -25,7 +25,7 @@ from ..fileio.manifest import folder_input
 from .datasets import build_dataset, dataset_input, samples
 from .output_folder import OutputFolder
 from .runner import load_config
-from .settings import config_settings
+from .settings import config_settings, seed_crf_settings
 from .worker_pool import check_files_exist, map_images
 
 STAGE = 'ir_labels'
@@ -46,21 +46,21 @@ def ir_label_dir_of(cfg) -> str:
     return osp.normpath(mask_dir if osp.isabs(mask_dir) else osp.join(data_root, mask_dir))
 
 
-def _ir_label_of_image(info, cam_dir, out_dir, conf_fg_thres, conf_bg_thres):
+def _ir_label_of_image(info, cam_dir, out_dir, conf_fg_thres, conf_bg_thres, crf):
     cam_path = cam_file_path(cam_dir, info['img_id'])
     maps = load_cam_file(cam_path)
     image = read_rgb(info['img_path'])
     if maps['high_res'].shape[1:] != image.shape[:2]:
         raise ValueError(f'{cam_path}: maps of size {maps["high_res"].shape[1:]} but image {info["img_path"]} '
                          f'is {image.shape[:2]}')
-    label = inter_pixel_relation_label(image, maps['high_res'], maps['keys'], conf_fg_thres, conf_bg_thres)
+    label = inter_pixel_relation_label(image, maps['high_res'], maps['keys'], conf_fg_thres, conf_bg_thres, crf=crf)
     save_label_png(label_png_path(out_dir, info['img_id']), label)
     return info['img_id']
 
 
 def describe(cfg, cam_dir: str, out_dir=None, split=None) -> tuple:
     """``(OutputFolder, data infos, settings)`` of a run."""
-    settings = ir_label_settings(cfg)
+    settings = dict(ir_label_settings(cfg), crf=seed_crf_settings(cfg))
     out_dir = out_dir or ir_label_dir_of(cfg)
     dataset = build_dataset(cfg.train_dataloader.dataset, split, mask_dir=None, check_files=False)
     folder = OutputFolder(out_dir, STAGE, settings,

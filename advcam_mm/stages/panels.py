@@ -23,6 +23,7 @@ from ..visualization import render_panel, save_png_bytes
 from .datasets import class_names, dataset_input, evaluation_dataset, samples
 from .output_folder import METRICS_FILE, OutputFolder
 from .runner import load_config
+from .settings import seed_crf_settings
 
 STAGE = 'panels'
 
@@ -68,7 +69,8 @@ def select_infos(infos, maps, ids=None, num=8) -> list:
     return [info for info in infos if has_maps(info)][:num]
 
 
-def panel_of(info, maps, thresholds, labels, names, palette=None, crf=True) -> bytes:
+def panel_of(info, maps, thresholds, labels, names, palette=None, crf=None) -> bytes:
+    """One panel; ``crf``: the settings of the seeds' CRF (None: no CRF row)."""
     rgb = read_rgb(info['img_path'])
     sources = []
     for (name, folder), threshold in zip(maps, thresholds):
@@ -79,8 +81,8 @@ def panel_of(info, maps, thresholds, labels, names, palette=None, crf=True) -> b
                              f"{info['img_path']} is {rgb.shape[:2]}")
         source = dict(name=name, keys=content['keys'], high_res=content['high_res'], threshold=threshold,
                       seed=seeds_from_maps(content['high_res'], content['keys'], threshold))
-        if crf:
-            source['crf'] = seed_with_crf(rgb, content['high_res'], content['keys'], threshold)
+        if crf is not None:
+            source['crf'] = seed_with_crf(rgb, content['high_res'], content['keys'], threshold, **crf)
         sources.append(source)
     shown = [('ground truth', load_label_png(info['seg_map_path'], 'ground-truth mask'))]
     for title, folder in labels:
@@ -105,6 +107,7 @@ def describe(cfg, maps, out_dir, thresholds=None, labels=(), ids=None, num=8, sp
     inputs = {f'maps_{name}': folder_input(folder) for name, folder in maps}
     inputs.update({f'labels_{title}': folder_input(folder, required=False) for title, folder in labels})
     inputs['dataset'] = dataset_input(dataset)
+    crf = seed_crf_settings(cfg) if crf else None
     folder = OutputFolder(out_dir, STAGE, dict(ids=[i['img_id'] for i in infos], rows=[n for n, _ in maps],
                                                labels=[t for t, _ in labels], thresholds=thresholds, crf=crf),
                           inputs, patterns=('*.png',))
@@ -125,7 +128,8 @@ def run(config, maps, out_dir, thresholds=None, labels=(), ids=None, num=8, spli
         if decision == 'reuse' and osp.isfile(path):
             paths.append(path)
             continue
-        save_png_bytes(path, panel_of(info, maps, thresholds, labels, names, dataset.metainfo.get('palette'), crf))
+        save_png_bytes(path, panel_of(info, maps, thresholds, labels, names, dataset.metainfo.get('palette'),
+                                      folder.settings['crf']))
         paths.append(path)
     folder.complete(num_panels=len(paths))
     return paths

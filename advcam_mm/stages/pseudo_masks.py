@@ -39,7 +39,7 @@ from .models import build_irnet
 from .output_folder import OutputFolder
 from .progress import RankZeroProgress
 from .runner import load_config
-from .settings import config_settings, normalisation
+from .settings import SEED_CRF_KEYS, config_settings, normalisation
 from .training import resolve_checkpoint
 
 STAGE = 'pseudo_masks'
@@ -54,8 +54,10 @@ class PseudoMaskError(RuntimeError):
 def refiner_settings(refiner) -> dict:
     """The refiner as the manifest records it, from ``'none'``/``'crf'`` or a dict with ``type``.
 
-    ``none`` and ``crf`` take ``bg_threshold`` (required); ``irn`` takes the IRNet ``config`` and
-    ``checkpoint`` and reads ``random_walk`` from that config (entries given here override it).
+    ``none`` and ``crf`` take ``bg_threshold`` (required); ``crf`` also ``crf``, the CRF's
+    settings (as a config's ``seed_crf``; IRN's when not given); ``irn`` takes the IRNet
+    ``config`` and ``checkpoint`` and reads ``random_walk`` from that config (entries given
+    here override it).
     """
     refiner = dict(type=refiner) if isinstance(refiner, str) else dict(refiner or {})
     kind = refiner.pop('type', None)
@@ -64,11 +66,19 @@ def refiner_settings(refiner) -> dict:
     if kind != 'irn':  # a config switched to seeds by --cfg-options ...refiner.type=crf keeps these
         refiner.pop('config', None)
         refiner.pop('checkpoint', None)
-        unknown = set(refiner) - {'bg_threshold'}
+        allowed = {'bg_threshold'} | ({'crf'} if kind == 'crf' else set())
+        unknown = set(refiner) - allowed
         if unknown or 'bg_threshold' not in refiner:
-            raise ValueError(f"refiner '{kind}' takes bg_threshold (the seeds' background score) only, "
-                             f'got {sorted(refiner)}')
-        return dict(type=kind, bg_threshold=float(refiner['bg_threshold']))
+            raise ValueError(f"refiner '{kind}' takes {sorted(allowed)} (bg_threshold: the seeds' background "
+                             f'score), got {sorted(refiner)}')
+        settings = dict(type=kind, bg_threshold=float(refiner['bg_threshold']))
+        if kind == 'crf':
+            crf = dict(refiner.get('crf') or {})
+            unknown = set(crf) - set(SEED_CRF_KEYS)
+            if unknown:
+                raise ValueError(f"unknown settings {sorted(unknown)} of refiner 'crf''s crf; known: {SEED_CRF_KEYS}")
+            settings['crf'] = crf
+        return settings
     for key in ('config', 'checkpoint'):
         if not refiner.get(key):
             raise ValueError(f"refiner 'irn' needs the IRNet {key} (refiner=dict(type='irn', config=..., "
@@ -122,7 +132,7 @@ def _seed_label(info, maps, settings):
         if image.shape[:2] != maps['high_res'].shape[1:]:
             raise PseudoMaskError(f"{info['img_path']}: image is {image.shape[:2]} but its class maps are "
                                   f"{maps['high_res'].shape[1:]}")
-        return seed_with_crf(image, maps['high_res'], maps['keys'], settings['bg_threshold'])
+        return seed_with_crf(image, maps['high_res'], maps['keys'], settings['bg_threshold'], **settings['crf'])
     return seeds_from_maps(maps['high_res'], maps['keys'], settings['bg_threshold'])
 
 

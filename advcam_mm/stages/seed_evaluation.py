@@ -6,7 +6,7 @@ Reads     a class-map folder (complete manifest); the config's evaluation split
 Writes    ``<out_dir>/metrics.json`` (best threshold, mIoU, per-class IoU, the
           mIoU of every threshold; with ``--crf`` the same for the CRF seeds) and the manifest.
 Settings  ``split``, the threshold sweep (:data:`advcam_mm.evaluation.seed_metric.SEED_THRESHOLDS`),
-          ``crf`` and its threshold (default: the sweep's best).
+          with ``--crf`` the config's ``seed_crf`` and its threshold (default: the sweep's best).
 
     python tools/eval_seeds.py CONFIG --cam-dir DIR [--split train] [--crf] [--out-dir DIR]
 """
@@ -26,6 +26,7 @@ from ..fileio.manifest import folder_input
 from .datasets import class_names, dataset_input, evaluation_dataset, samples
 from .output_folder import METRICS_FILE, OutputFolder, evaluate_into, metrics_status
 from .runner import load_config
+from .settings import seed_crf_settings
 from .worker_pool import check_files_exist, map_images
 
 STAGE = 'seed_evaluation'
@@ -47,18 +48,21 @@ def _sweep_image(info, cam_dir, thresholds, num_classes):
     return seed_sweep_confusions(maps['high_res'], maps['keys'], gt, thresholds, num_classes)
 
 
-def _crf_image(info, cam_dir, threshold, num_classes):
+def _crf_image(info, cam_dir, threshold, num_classes, crf):
     maps, gt = _load(info, cam_dir, num_classes)
     image = read_rgb(info['img_path'])
     if image.shape[:2] != gt.shape:
         raise ValueError(f"{info['img_path']}: image is {image.shape[:2]} but ground truth "
                          f"{info['seg_map_path']} is {gt.shape}")
-    return crf_seed_confusion(image, maps['high_res'], maps['keys'], gt, threshold, num_classes)
+    return crf_seed_confusion(image, maps['high_res'], maps['keys'], gt, threshold, num_classes, **crf)
 
 
-def evaluate_seeds(infos, cam_dir, names, thresholds=SEED_THRESHOLDS, crf=False, crf_threshold=None,
+def evaluate_seeds(infos, cam_dir, names, thresholds=SEED_THRESHOLDS, crf=None, crf_threshold=None,
                    num_workers=2, progress=True) -> dict:
-    """Seed mIoU of ``cam_dir`` over the images ``infos`` (``img_id``, ``img_path``, ``seg_map_path``)."""
+    """Seed mIoU of ``cam_dir`` over the images ``infos`` (``img_id``, ``img_path``, ``seg_map_path``);
+    with ``crf`` also "+CRF": the CRF's settings (:func:`advcam_mm.stages.settings.seed_crf_settings`),
+    or True for IRN's."""
+    crf = {} if crf is True else crf
     thresholds = parse_thresholds(thresholds)
     num_classes = len(names)
     check_files_exist([cam_file_path(cam_dir, i['img_id']) for i in infos], 'class-map file',
@@ -69,10 +73,11 @@ def evaluate_seeds(infos, cam_dir, names, thresholds=SEED_THRESHOLDS, crf=False,
     for counts in map_images(sweep, infos, num_workers, 'seed sweep', progress):
         total += counts
     result = dict(seed_sweep_result(total, thresholds, names), num_images=len(infos))
-    if crf:
+    if crf is not None and crf is not False:
         check_files_exist([i['img_path'] for i in infos], 'image')
         threshold = result['best_threshold'] if crf_threshold is None else float(crf_threshold)
-        refine = functools.partial(_crf_image, cam_dir=cam_dir, threshold=threshold, num_classes=num_classes)
+        refine = functools.partial(_crf_image, cam_dir=cam_dir, threshold=threshold, num_classes=num_classes,
+                                   crf=dict(crf))
         crf_total = np.zeros((num_classes, num_classes), np.int64)
         for counts in map_images(refine, infos, num_workers, 'CRF seeds', progress):
             crf_total += counts
@@ -87,8 +92,8 @@ def default_out_dir(cam_dir: str, split: str) -> str:
 def describe(cfg, cam_dir, split=None, crf=False, crf_threshold=None, out_dir=None) -> tuple:
     dataset = evaluation_dataset(cfg, split)
     split = split or cfg.label_evaluation['split']
-    settings = dict(split=split, thresholds=parse_thresholds(SEED_THRESHOLDS).tolist(), crf=bool(crf),
-                    crf_threshold=crf_threshold)
+    settings = dict(split=split, thresholds=parse_thresholds(SEED_THRESHOLDS).tolist(),
+                    crf=seed_crf_settings(cfg) if crf else False, crf_threshold=crf_threshold)
     folder = OutputFolder(out_dir or default_out_dir(cam_dir, split), STAGE, settings,
                           dict(class_maps=folder_input(cam_dir), dataset=dataset_input(dataset)),
                           patterns=(METRICS_FILE,))
@@ -115,8 +120,8 @@ def run(config, cam_dir, split=None, crf=False, crf_threshold=None, out_dir=None
     cfg = load_config(config, cfg_options)
     folder, dataset = describe(cfg, cam_dir, split, crf, crf_threshold, out_dir)
     return evaluate_into(folder, lambda: evaluate_seeds(samples(dataset), cam_dir, class_names(dataset),
-                                                        SEED_THRESHOLDS, crf, crf_threshold, num_workers, progress),
-                         regenerate)
+                                                        SEED_THRESHOLDS, None if folder.settings['crf'] is False else folder.settings['crf'],
+                                                        crf_threshold, num_workers, progress), regenerate)
 
 
 def status(args) -> str:

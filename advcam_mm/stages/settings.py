@@ -24,6 +24,15 @@ def config_settings(cfg, key: str, names: Sequence[str], **overrides) -> dict:
     return given
 
 
+SEED_CRF_KEYS = ('t', 'gt_prob', 'gaussian_sxy', 'gaussian_compat', 'bilateral_sxy', 'bilateral_srgb',
+                 'bilateral_compat')
+
+
+def seed_crf_settings(cfg) -> dict:
+    """The config's ``seed_crf``: the dense CRF of the "+CRF" seeds, the IR labels and the ``crf`` refiner."""
+    return config_settings(cfg, 'seed_crf', SEED_CRF_KEYS)
+
+
 def normalisation(cfg) -> tuple:
     """``(mean, std)`` of the model's ``data_preprocessor`` (RGB, 0-255)."""
     preprocessor = cfg.model.get('data_preprocessor') or {}

@@ -23,3 +23,9 @@ ir_labels = dict(conf_fg_thres=0.35, conf_bg_thres=0.15)
 # step/make_sem_seg_labels.py): affinity exponent beta, 2 ** exp_times steps over pairs within radius 5
 # of IRN's stride-4 grid, class maps ** cam_power before the walk, background score after it.
 random_walk = dict(beta=10, exp_times=8, sem_seg_bg_thres=0.25, radius=5, cam_power=1.5)
+# The dense CRF of the "+CRF" seeds, the IR labels and the 'crf' refiner (IRN's misc/imutils.py
+# crf_inference_label): 10 mean-field iterations, unary confidence 0.7, a smoothness kernel (3 px,
+# weight 3) and an appearance kernel (50 px, 5 colour levels, weight 10): lengths in pixels of VOC's
+# ~500-pixel images.
+seed_crf = dict(t=10, gt_prob=0.7, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=50, bilateral_srgb=5,
+                bilateral_compat=10)

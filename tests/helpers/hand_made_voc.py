@@ -56,6 +56,8 @@ def evaluation_config(path, data_root, classes=CLASSES, palette=PALETTE, split='
         f.write(f"""custom_imports = dict(imports=['advcam_mm'], allow_failed_imports=False)
 default_scope = 'mmseg'
 label_evaluation = dict(split='{split}', mask_dir='SegmentationClass')
+seed_crf = dict(t=10, gt_prob=0.7, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=50, bilateral_srgb=5,
+                bilateral_compat=10)
 val_dataloader = dict(dataset=dict(type='VOCSegmentationDataset', data_root='{data_root}',
                                    ann_file='ImageSets/Segmentation/val.txt', mask_dir='SegmentationClass',
                                    metainfo=dict(classes={tuple(classes)!r}, palette={list(palette)!r})))

@@ -169,4 +169,5 @@ def test_rerun_skips_other_settings_are_refused_regenerate_remakes(tmp_path, cap
     assert 'conf_fg_thres 0.3' in capsys.readouterr().out
     assert all(mtimes(out_dir, '*.png')[p] != before[p] for p in before)
     assert np.all(load_label_png(str(out_dir / 'a.png'))[:, BAND:] == 255)  # IRN's thresholds: 0.25, 0.1 unsure
-    assert read_manifest(str(out_dir))['settings'] == dict(conf_fg_thres=0.30, conf_bg_thres=0.05)
+    assert read_manifest(str(out_dir))['settings'] == dict(conf_fg_thres=0.30, conf_bg_thres=0.05, crf=dict(
+        t=10, gt_prob=0.7, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=50, bilateral_srgb=5, bilateral_compat=10))

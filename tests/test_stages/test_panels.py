@@ -108,7 +108,7 @@ def test_tool_with_a_seed_evaluation_as_threshold_and_rerun_refuse_regenerate(em
     assert after.keys() == before.keys() and all(after[p] != before[p] for p in before)
     with Image.open(osp.join(out_dir, f'{ids[1]}.png')) as image:
         assert image.size == panel_size(*panel_grid(2, 1, 1))
-    assert read_manifest(out_dir)['settings']['crf'] is False
+    assert read_manifest(out_dir)['settings']['crf'] is None
 
 
 def test_seed_thresholds_from_values_or_seed_evaluations(tmp_path):

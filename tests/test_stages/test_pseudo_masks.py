@@ -57,11 +57,15 @@ def test_refiner_settings():
     assert refiner_settings(dict(type='none', bg_threshold=0.2)) == dict(type='none', bg_threshold=0.2)
     # switching an IRN refiner to seeds with --cfg-options ...refiner.type=crf leaves config/checkpoint behind
     assert refiner_settings(dict(type='crf', config='irn.py', checkpoint='irn.pth', bg_threshold=0.12)) == dict(
-        type='crf', bg_threshold=0.12)
-    with pytest.raises(ValueError, match="refiner 'none' takes bg_threshold"):
+        type='crf', bg_threshold=0.12, crf={})  # IRN's CRF
+    assert refiner_settings(dict(type='crf', bg_threshold=0.12, crf=dict(bilateral_sxy=15)))['crf'] == dict(
+        bilateral_sxy=15)
+    with pytest.raises(ValueError, match="refiner 'none' takes \\['bg_threshold'\\]"):
         refiner_settings(dict(type='none', t=10, bg_threshold=0.1))
-    with pytest.raises(ValueError, match="refiner 'crf' takes bg_threshold"):
+    with pytest.raises(ValueError, match="refiner 'crf' takes \\['bg_threshold', 'crf'\\]"):
         refiner_settings('crf')
+    with pytest.raises(ValueError, match="unknown settings \\['sxy'\\] of refiner 'crf'"):
+        refiner_settings(dict(type='crf', bg_threshold=0.1, crf=dict(sxy=3)))
     with pytest.raises(ValueError, match='refiner type must be one of'):
         refiner_settings('dense')
     with pytest.raises(ValueError, match="refiner 'irn' needs the IRNet checkpoint"):

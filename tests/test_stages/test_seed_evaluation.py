@@ -109,7 +109,7 @@ def test_tool_prints_the_table_and_reruns_refuses_regenerates(tmp_path, capsys):
 
     seed_evaluation.main(argv)
     assert 'seed mIoU: 100.00' in capsys.readouterr().out and mtimes(out_dir) == before
-    with pytest.raises(StageMismatchError, match='settings.crf: False -> True'):
+    with pytest.raises(StageMismatchError, match="settings.crf: False -> '<absent>'\n  settings.crf.bilateral_compat: '<absent>' -> 10"):
         seed_evaluation.main(argv + ['--crf'])
     assert mtimes(out_dir) == before
     seed_evaluation.main(argv + ['--crf', '--crf-threshold', '0.2', '--regenerate'])
