@@ -60,7 +60,7 @@ def test_makes_crf_seeds_once_then_reuses(dataset, cam_maps, tmp_path):
         assert not np.array_equal(expected, seeds_from_maps(maps['high_res'], maps['keys'], 0.15))  # CRF acted
     manifest = read_manifest(label_dir)
     assert manifest['stage'] == 'pseudo_masks' and manifest['status'] == 'complete'
-    assert manifest['settings'] == dict(type='crf', bg_threshold=0.15)
+    assert manifest['settings'] == dict(type='crf', bg_threshold=0.15, crf={})
     labels, maps = mtimes(label_dir, '*.png'), mtimes(cam_maps, '*')
 
     second = make_hook(cam_maps).make_labels(dataset)

@@ -62,7 +62,7 @@ def test_two_process_deeplab_trains_on_hook_labels(trained_tiny_classifier, embe
                                       load_label_png(osp.join(one_process, f'{image_id}.png')))
     manifest = read_manifest(label_dir)
     assert manifest['status'] == 'complete' and manifest['digest'] == read_manifest(one_process)['digest']
-    assert manifest['settings'] == dict(type='crf', bg_threshold=0.15)
+    assert manifest['settings'] == dict(type='crf', bg_threshold=0.15, crf={})
     # the ranks trained in step; two checkpoints, saved by rank 0 alone
     rank0, rank1 = (torch.load(str(work_dir / f'rank{r}_params.pth'), weights_only=True) for r in (0, 1))
     for name in rank0:
