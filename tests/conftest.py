@@ -12,7 +12,7 @@ import sys
 import pytest
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_CLASSIFIER_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'cam_r18-w16_15ep_embedded.py')
+TINY_CLASSIFIER_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'cam_r18-w16_30ep_embedded.py')
 #: Short AdvCAM climbs keep the stage tests fast; the semantics are those of the full default.
 FAST_ADVCAM = ['label_generation.steps=2']
 

@@ -38,8 +38,9 @@ from PIL import Image
 from advcam_mm.fileio.generated_folder import generate_folder
 
 from .coco_metainfo import COCO_CATEGORIES, annotation_file
+from .embedded_dataset import EMBEDDED_CLASSES, render_scene
 
-MINIATURE_VERSION = 1
+MINIATURE_VERSION = 2  # 2: the embedded generator v2 draws the scenes
 MANIFEST_NAME = 'coco_miniature_manifest.json'
 SPLIT_CODES = (('train2014', 0), ('val2014', 1))
 FIRST_IMAGE_ID = dict(train2014=9, val2014=500042)  # COCO's ids are sparse; splits never share one
@@ -47,30 +48,6 @@ IMAGE_ID_STEP = 7
 CROWD_DILATION = 2
 
 
-# -- TEMPORARY stand-in: remove at merge ---------------------------------------------------------------
-# advcam_mm/datasets/embedded_dataset.py is being rewritten and will provide
-#   render_scene(rng, size) -> dict(image=uint8 (H, W, 3), label=uint8 (H, W),
-#                                   instances=[dict(category=int 1..K, mask=bool (H, W))])
-# with full-extent instance masks drawn in list order. Until it lands, this stand-in wraps the
-# current render_image and takes the connected components of each class as instances (so its
-# instances never overlap; the miniature adds its own overlaps). At merge: delete this function
-# and import render_scene from .embedded_dataset.
-def render_scene(rng, size):
-    """TEMPORARY stand-in for ``embedded_dataset.render_scene`` (see the comment above)."""
-    from .embedded_dataset import render_image
-    image, label = render_image(rng, size)
-    instances = []
-    for category in np.unique(label[label > 0]):
-        count, components = cv2.connectedComponents((label == category).astype(np.uint8), connectivity=8)
-        for component in range(1, count):
-            instances.append(dict(category=int(category), mask=components == component))
-    return dict(image=image, label=label, instances=instances)
-# -- end of the TEMPORARY stand-in ---------------------------------------------------------------------
-
-
-def _embedded_num_classes():
-    from .embedded_dataset import EMBEDDED_CLASSES
-    return len(EMBEDDED_CLASSES) - 1
 
 
 def category_of_embedded_class(num_classes):
@@ -80,7 +57,7 @@ def category_of_embedded_class(num_classes):
             for k in range(1, num_classes + 1)}
 
 
-CATEGORY_OF_EMBEDDED_CLASS = category_of_embedded_class(_embedded_num_classes())
+CATEGORY_OF_EMBEDDED_CLASS = category_of_embedded_class(len(EMBEDDED_CLASSES) - 1)
 
 
 # -- one image -----------------------------------------------------------------------------------------

@@ -315,10 +315,10 @@ class Recipe:
 #: Config sets of the two setups (``tools/pipeline.py --preset``).
 PRESETS = {
     'embedded': dict(
-        classifier_config='configs/advcam/cam_r18-w16_15ep_embedded.py',
-        irn_config='configs/advcam/irnet_r18-w16_20ep_embedded.py',
+        classifier_config='configs/advcam/cam_r18-w16_30ep_embedded.py',
+        irn_config='configs/advcam/irnet_r18-w16_25ep_embedded.py',
         segmentor_config='configs/advcam/deeplabv2_r18-w16_600it_embedded.py',
-        cct_config='configs/advcam/cct_r18-w16_200it_embedded-semi.py',
+        cct_config='configs/advcam/cct_r18-w16_600it_embedded-semi.py',
         backbones_from_classifier=True),
     'voc': dict(
         classifier_config='configs/advcam/cam_r50_5ep_voc12aug.py',

@@ -11,7 +11,7 @@ from pycocotools.coco import COCO
 
 from advcam_mm.datasets.coco_metainfo import COCO_CATEGORIES
 from advcam_mm.datasets.coco_miniature import (CATEGORY_OF_EMBEDDED_CLASS, MANIFEST_NAME, make_coco_miniature,
-                                               render_scene, uncompressed_rle)
+                                               uncompressed_rle)
 
 
 def test_json_has_coco_forms_crowds_and_unlabelled_images(coco_miniature_root):
@@ -46,18 +46,6 @@ def test_uncompressed_rle_decodes_to_the_mask():
             rle = uncompressed_rle(mask)
             decoded = mask_utils.decode(mask_utils.frPyObjects(rle, *shape)).astype(bool)
             np.testing.assert_array_equal(decoded, mask)
-
-
-def test_stand_in_scene_follows_the_render_scene_api():
-    scene = render_scene(np.random.default_rng(3), 96)
-    assert scene['image'].shape == (96, 96, 3) and scene['image'].dtype == np.uint8
-    assert scene['label'].shape == (96, 96)
-    assert scene['instances'] and all(i['mask'].dtype == bool and 1 <= i['category'] for i in scene['instances'])
-    union = np.zeros((96, 96), bool)
-    for instance in scene['instances']:
-        assert (scene['label'][instance['mask']] == instance['category']).all()
-        union |= instance['mask']
-    np.testing.assert_array_equal(union, scene['label'] > 0)
 
 
 def test_deterministic_idempotent_and_careful_with_foreign_folders(tmp_path):

@@ -51,7 +51,7 @@ def test_random_rescale_factor_range_and_interpolation():
 
 
 def test_irn_config_pipeline_on_embedded_ir_labels(embedded_voc_root):
-    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irnet_r18-w16_20ep_embedded.py'))
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py'))
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     # the ground-truth folder stands in for an IR-label folder (same format: ids and 255)
     dataset_cfg.update(data_root=embedded_voc_root, mask_dir='SegmentationClassAug')
@@ -60,7 +60,7 @@ def test_irn_config_pipeline_on_embedded_ir_labels(embedded_voc_root):
     np.random.seed(1)
     for index in range(6):
         packed = dataset[index]
-        assert packed['inputs'].shape == (3, 128, 128)
+        assert packed['inputs'].shape == (3, cfg.crop_size, cfg.crop_size)  # the config's crop
         label = packed['data_samples'].gt_sem_seg.data
-        assert label.shape == (1, 128, 128)
+        assert label.shape == (1, cfg.crop_size, cfg.crop_size)
         assert set(label.unique().tolist()) <= {0, 1, 2, 3, 4, 255}

@@ -14,7 +14,7 @@ from advcam_mm.datasets.voc_split_difference import split_difference
 from mmseg.registry import DATA_SAMPLERS, DATASETS
 
 REPO = osp.join(osp.dirname(__file__), '..', '..')
-TINY_CONFIG = osp.join(REPO, 'configs', 'advcam', 'cct_r18-w16_200it_embedded-semi.py')
+TINY_CONFIG = osp.join(REPO, 'configs', 'advcam', 'cct_r18-w16_600it_embedded-semi.py')
 SEG = 'ImageSets/Segmentation'
 
 
@@ -57,7 +57,8 @@ def test_weak_part_is_train_aug_minus_train_with_pseudo_masks(embedded_voc_root,
 
     first, last = dataset[0], dataset[159]
     assert first['data_samples'].is_labelled is True and last['data_samples'].is_labelled is False
-    assert first['inputs'].shape == last['inputs'].shape == (3, 128, 128)
+    crop = cfg.crop_size  # the embedded config's training crop
+    assert first['inputs'].shape == last['inputs'].shape == (3, crop, crop)
     assert last['data_samples'].seg_map_path.startswith(pseudo_dir)
 
 

@@ -171,14 +171,14 @@ def test_load_image_with_check_matches_mmcv_and_names_bad_files(embedded_voc_roo
 
 
 def test_load_voc_annotations_matches_stock_and_validates(embedded_voc_root, tmp_path):
-    path = osp.join(embedded_voc_root, 'SegmentationClass', 'val_0000.png')
+    path = osp.join(embedded_voc_root, 'SegmentationClass', 'val_0002.png')  # holds class 4
     base = dict(seg_map_path=path, reduce_zero_label=False, seg_fields=[], num_classes=5)
     ours = LoadVOCAnnotations()(copy.deepcopy(base))
     stock = LoadAnnotations()(copy.deepcopy(base))
     np.testing.assert_array_equal(ours['gt_seg_map'], stock['gt_seg_map'])
     assert 255 in ours['gt_seg_map']
 
-    with pytest.raises(ValueError, match=r'val_0000.png has values \[4\] outside the class indices 0..3'):
+    with pytest.raises(ValueError, match=r'val_0002.png has values \[4\] outside the class indices 0..3'):
         LoadVOCAnnotations(num_classes=4)(copy.deepcopy(base))  # mask holds class 4 of 5
     rgb = tmp_path / 'rgb.png'
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(rgb)

@@ -20,7 +20,7 @@ SIZE = 128  # the embedded dataset's images
 def tiny_cct(crf_enabled):
     """The VOC CCT config with the embedded config's tiny encoder, no auxiliary decoders, random weights."""
     cfg = Config.fromfile(os.path.join(CONFIGS, 'cct_r50_80ep_voc12aug-semi.py'))
-    tiny = Config.fromfile(os.path.join(CONFIGS, 'cct_r18-w16_200it_embedded-semi.py'))
+    tiny = Config.fromfile(os.path.join(CONFIGS, 'cct_r18-w16_600it_embedded-semi.py'))
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.backbone = copy.deepcopy(tiny.model.backbone)
     model_cfg.backbone.init_cfg = None

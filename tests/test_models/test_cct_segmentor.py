@@ -17,14 +17,20 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 REPO = os.path.join(os.path.dirname(__file__), '..', '..')
-TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'cct_r18-w16_200it_embedded-semi.py')
+TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'cct_r18-w16_600it_embedded-semi.py')
 VOC_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'cct_r50_80ep_voc12aug-semi.py')
 SIZE = 64
 
 
 @pytest.fixture(scope='module')
 def tiny_cfg():
-    return Config.fromfile(TINY_CONFIG)
+    """The embedded CCT with CCT's own ramp (10 % of the run; the embedded config ramps over all of it)
+    and a trainable backbone BatchNorm (the embedded config freezes it at the classifier's statistics)."""
+    cfg = Config.fromfile(TINY_CONFIG)
+    cfg.model.rampup_ratio = 0.1
+    cfg.model.backbone.norm_cfg = dict(type='BN', requires_grad=True)
+    cfg.model.backbone.norm_eval = False
+    return cfg
 
 
 def build(cfg, **changes):

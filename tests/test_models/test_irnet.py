@@ -17,7 +17,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 REPO = os.path.join(os.path.dirname(__file__), '..', '..')
-TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'irnet_r18-w16_20ep_embedded.py')
+TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py')
 
 
 @pytest.fixture(scope='module')
@@ -190,7 +190,7 @@ class LossRecorder(Hook):
 def test_runner_trains_on_a_fixed_batch_and_loss_decreases(tiny_cfg, embedded_voc_root, tmp_path):
     from mmengine.runner import Runner
     cfg = copy.deepcopy(tiny_cfg)
-    iterations = 12
+    iterations = 20
     ids = tmp_path / 'fixed_batch.txt'  # the same two images in every batch, listed for every iteration
     ids.write_text('train_0000\ntrain_0001\n' * iterations)  # (no loader restart: mmengine sleeps 2 s there)
     cfg.train_dataloader.batch_size = 2

@@ -19,7 +19,7 @@ from conftest import REPO_ROOT, mtimes, options_dict
 from helpers.hand_made_voc import mark_complete, write_maps
 from test_core.test_ir_label import BAND, hand_made
 
-IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_20ep_embedded.py')
+IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py')
 VOC_IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r50_3ep_voc12aug.py')
 
 
@@ -169,5 +169,7 @@ def test_rerun_skips_other_settings_are_refused_regenerate_remakes(tmp_path, cap
     assert 'conf_fg_thres 0.3' in capsys.readouterr().out
     assert all(mtimes(out_dir, '*.png')[p] != before[p] for p in before)
     assert np.all(load_label_png(str(out_dir / 'a.png'))[:, BAND:] == 255)  # IRN's thresholds: 0.25, 0.1 unsure
+    # the config's CRF: IRN's, its lengths scaled to the embedded images (_base_/embedded_scale.py)
     assert read_manifest(str(out_dir))['settings'] == dict(conf_fg_thres=0.30, conf_bg_thres=0.05, crf=dict(
-        t=10, gt_prob=0.7, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=50, bilateral_srgb=5, bilateral_compat=10))
+        t=10, gt_prob=0.7, gaussian_sxy=0.89, gaussian_compat=3, bilateral_sxy=14.8, bilateral_srgb=5,
+        bilateral_compat=10))

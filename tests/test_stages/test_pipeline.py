@@ -135,7 +135,7 @@ def test_command_line_choices(tmp_path):
         recipe_from_args(parse_args(['--make-embedded-dataset', '0']))
     made = recipe_from_args(parse_args(['--data-root', 'd/VOCdevkit/VOC2012', '--make-embedded-dataset', '3']))
     assert made.steps()[0].name == 'dataset' and made.steps()[0].argv() == ['--out', 'd', '--seed', '3']
-    semi = osp.join(REPO_ROOT, 'configs', 'advcam', 'cct_r18-w16_200it_embedded-semi.py')
+    semi = osp.join(REPO_ROOT, 'configs', 'advcam', 'cct_r18-w16_600it_embedded-semi.py')
     assert sorted(data_root_options(semi, '/x')) == sorted([
         'train_dataloader.dataset.labelled.data_root=/x', 'train_dataloader.dataset.weak.data_root=/x',
         'val_dataloader.dataset.data_root=/x', 'test_dataloader.dataset.data_root=/x'])

@@ -21,7 +21,7 @@ def test_config_errors_name_the_file(tmp_path):
     with pytest.raises(ConfigError, match=f'{broken}: cannot load config'):
         load_config(str(broken))
     cfg = load_config(TINY_CLASSIFIER_CONFIG, {'train_cfg.max_epochs': 2})
-    assert cfg.train_cfg.max_epochs == 2 and cfg.work_dir == osp.join('./work_dirs', 'cam_r18-w16_15ep_embedded')
+    assert cfg.train_cfg.max_epochs == 2 and cfg.work_dir == osp.join('./work_dirs', 'cam_r18-w16_30ep_embedded')
     assert load_config(TINY_CLASSIFIER_CONFIG, work_dir='/w').work_dir == '/w'
     enable_amp(cfg)
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper' and cfg.optim_wrapper.loss_scale == 'dynamic'

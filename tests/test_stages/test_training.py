@@ -73,14 +73,14 @@ def test_inputs_are_the_label_folders_and_start_checkpoints(tmp_path):
     mark_complete(str(labels), 'ir_labels', dict(conf_fg_thres=0.35))
     start = tmp_path / 'classifier.pth'
     start.write_bytes(b'weights')
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_20ep_embedded.py'))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py'))
     cfg.train_dataloader.dataset.mask_dir = str(labels)
     cfg.model.backbone.init_cfg.checkpoint = str(start)
     inputs = training.training_inputs(cfg)
     assert inputs['masks_0'] == dict(path=str(labels), manifest=read_manifest(str(labels))['digest'])
     assert inputs['model.backbone.init_cfg'] == dict(path=str(start), sha256=file_sha256(str(start)))
     # the semi-supervised dataset: both parts' folders (ground truth without a manifest is fine)
-    semi = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'advcam', 'cct_r18-w16_200it_embedded-semi.py'))
+    semi = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'advcam', 'cct_r18-w16_600it_embedded-semi.py'))
     semi.train_dataloader.dataset.weak.mask_dir = str(labels)
     semi.model.backbone.init_cfg.checkpoint = str(tmp_path / 'absent.pth')  # not a file: not an input
     inputs = training.training_inputs(semi)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import REPO_ROOT, free_port, independent_miou, options_dict, run_tool, tool_env
 
-CCT_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'cct_r18-w16_200it_embedded-semi.py')
+CCT_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'cct_r18-w16_600it_embedded-semi.py')
 
 
 @pytest.fixture(scope='module')
@@ -35,7 +35,9 @@ def _options(data_root, pseudo, iters):
             f'train_dataloader.dataset.weak.mask_dir={pseudo}',
             f'val_dataloader.dataset.data_root={data_root}',
             f'test_dataloader.dataset.data_root={data_root}',
-            'model.backbone.init_cfg=None',  # from scratch: no classifier checkpoint here
+            'model.backbone.init_cfg=None',  # from scratch: no classifier checkpoint here, so BatchNorm trains
+            'model.backbone.norm_eval=False', 'model.backbone.norm_cfg.requires_grad=True',
+            'model.rampup_ratio=0.1',  # CCT's ramp (the embedded config ramps over the whole run)
             'randomness.seed=0',  # the same initial weights and batches in every run
             f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
             f'default_hooks.checkpoint.interval={iters}', f'param_scheduler.0.end={iters}']

@@ -1,14 +1,18 @@
 # CCT of the embedded setup: CCT's design (cct_r50.py: main decoder, one auxiliary decoder per
 # perturbation type here instead of 30, the same losses and weights) on the narrow ResNet-18 of
 # cam_r18-w16.py dilated to output stride 8, with a 32-channel pyramid pooling; the backbone starts
-# from the trained classifier (init_cfg.checkpoint; no ImageNet weights exist for it).
+# from the trained classifier (init_cfg.checkpoint; no ImageNet weights exist for it). The backbone's
+# BatchNorm is frozen at the classifier's statistics: CCT trains it with 10 + 10 images per GPU; 5 + 5
+# crops of 96 px cannot estimate them, the reason DeepLab-v2 freezes them at its batch of 10 (measured
+# on a draft of the generator: val 36.4 -> 44.3). The neck's BatchNorm trains, as CCT's.
 norm_cfg = dict(type='BN', requires_grad=True)
+backbone_norm_cfg = dict(type='BN', requires_grad=False)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],
     bgr_to_rgb=True,
-    size=(128, 128),  # the training crop
+    size=(96, 96),  # the training crop (../embedded_scale.py: embedded_segmentation_crop)
     pad_val=0,
     seg_pad_val=255)
 decode_head = dict(
@@ -31,8 +35,8 @@ model = dict(
         strides=(1, 2, 1, 1),
         dilations=(1, 1, 2, 4),
         contract_dilation=False,
-        norm_cfg=norm_cfg,
-        norm_eval=False,
+        norm_cfg=backbone_norm_cfg,
+        norm_eval=True,
         style='pytorch',
         init_cfg=dict(type='Pretrained', checkpoint=None, prefix='backbone.')),
     neck=dict(type='PyramidPoolingNeck', in_channels=128, channels=32, bin_sizes=(1, 2, 3, 6),
