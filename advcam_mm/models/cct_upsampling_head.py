@@ -26,16 +26,21 @@ def icnr_(weight: torch.Tensor, scale: int = 2) -> torch.Tensor:
 
 
 class PixelShuffleUpsample(nn.Module):
-    """x2 sub-pixel upsampling: 1x1 conv to 4x channels (ICNR), ReLU, ``PixelShuffle(2)`` (CCT's ``PixelShuffle``)."""
+    """x2 sub-pixel upsampling: 1x1 conv to 4x channels (ICNR), ReLU, ``PixelShuffle(2)`` (CCT's ``PixelShuffle``).
 
-    def __init__(self, channels: int, scale: int = 2):
+    ``relu=False`` leaves out the ReLU (see ``CCTUpsamplingHead``'s ``relu``).
+    """
+
+    def __init__(self, channels: int, scale: int = 2, relu: bool = True):
         super().__init__()
         self.conv = nn.Conv2d(channels, channels * scale ** 2, kernel_size=1)
         icnr_(self.conv.weight, scale)
         self.shuffle = nn.PixelShuffle(scale)
+        self.relu = relu
 
     def forward(self, x):
-        return self.shuffle(torch.relu(self.conv(x)))
+        x = self.conv(x)
+        return self.shuffle(torch.relu(x) if self.relu else x)
 
 
 @MODELS.register_module()
@@ -51,15 +56,27 @@ class CCTUpsamplingHead(BaseDecodeHead):
     perturbed features. No extra ``conv_seg`` or dropout (BaseDecodeHead's
     are removed), so every parameter is used in each forward.
 
+    The decoder is only ``num_classes`` channels wide, and every step ends
+    in a ReLU: a unit that is below zero on every pixel gets no gradient and
+    carries nothing from then on; in the last step that unit is a class score,
+    and a class whose score is zero everywhere is never predicted again. On
+    the embedded data (5 classes, features of a classifier trained from
+    scratch, 600 iterations) about one class in eight starts dead and
+    training on background-dominated crops silences more units, whole classes
+    among them (docs/embedded_miniature.md). ``relu=False`` leaves out the
+    ReLUs (the decoder becomes a linear map: class scores, then learnt
+    sub-pixel upsampling); the default keeps CCT's decoder.
+
     Args:
         in_channels (int): encoder output channels (512 in CCT).
         num_classes (int): classes including background.
         upscale (int): a power of 2, the encoder's output stride.
+        relu (bool): a ReLU before each pixel shuffle, CCT's (True).
         Others as mmseg's ``BaseDecodeHead`` (``align_corners``: CCT resizes
         with ``align_corners=True``).
     """
 
-    def __init__(self, in_channels: int, num_classes: int, upscale: int = 8, **kwargs):
+    def __init__(self, in_channels: int, num_classes: int, upscale: int = 8, relu: bool = True, **kwargs):
         kwargs.setdefault('init_cfg', None)
         kwargs['dropout_ratio'] = 0
         channels = kwargs.pop('channels', num_classes)
@@ -70,7 +87,7 @@ class CCTUpsamplingHead(BaseDecodeHead):
         self.upscale = upscale
         self.conv_reduce = nn.Conv2d(self.in_channels, self.out_channels, kernel_size=1, bias=False)
         nn.init.kaiming_normal_(self.conv_reduce.weight, nonlinearity='relu')
-        self.upsample = nn.Sequential(*[PixelShuffleUpsample(self.out_channels)
+        self.upsample = nn.Sequential(*[PixelShuffleUpsample(self.out_channels, relu=relu)
                                         for _ in range(int(math.log2(upscale)))])
 
     def decode(self, x: torch.Tensor) -> torch.Tensor:

@@ -215,6 +215,27 @@ def test_head_upsamples_by_pixel_shuffle_with_icnr(mmseg_scope):
         MODELS.build(dict(type='CCTUpsamplingHead', in_channels=8, num_classes=3, upscale=6))
 
 
+def test_head_without_relu_can_raise_a_dead_class(mmseg_scope):
+    torch.manual_seed(0)
+    x = torch.rand(2, 8, 3, 3)
+    for relu in (True, False):
+        head = MODELS.build(dict(type='CCTUpsamplingHead', in_channels=8, num_classes=3, upscale=4, relu=relu))
+        last = head.upsample[-1].conv
+        with torch.no_grad():  # class 0's units of the last step below zero everywhere
+            last.bias[0:4] = -100.
+        out = head((x, ))
+        out[:, 0].sum().backward()
+        grad = last.bias.grad[0:4].abs().sum()
+        if relu:  # CCT's decoder: the class is dead, no gradient can raise it
+            assert (out[:, 0] == 0).all() and grad == 0
+        else:
+            assert (out[:, 0] < 0).all() and grad > 0
+            expected = F.conv2d(x, head.conv_reduce.weight)
+            for step in head.upsample:  # without ReLUs: 1x1 convs and pixel shuffles only
+                expected = F.pixel_shuffle(F.conv2d(expected, step.conv.weight, step.conv.bias), 2)
+            torch.testing.assert_close(head((x, )), expected)
+
+
 def test_pyramid_pooling_neck(mmseg_scope):
     neck = MODELS.build(dict(type='PyramidPoolingNeck', in_channels=16, channels=8, bin_sizes=(1, 2, 3, 6)))
     out = neck((torch.rand(2, 4, 9, 9), torch.rand(2, 16, 9, 11)))

@@ -3,8 +3,8 @@
 # cam_r18-w16.py dilated to output stride 8, with a 32-channel pyramid pooling; the backbone starts
 # from the trained classifier (init_cfg.checkpoint; no ImageNet weights exist for it). The backbone's
 # BatchNorm is frozen at the classifier's statistics: CCT trains it with 10 + 10 images per GPU; 5 + 5
-# crops of 96 px cannot estimate them, the reason DeepLab-v2 freezes them at its batch of 10 (measured
-# on a draft of the generator: val 36.4 -> 44.3). The neck's BatchNorm trains, as CCT's.
+# crops of 96 px cannot estimate them, as DeepLab-v2 freezes its ImageNet ResNet's at a batch of 10
+# (measured on a draft of the generator: val 36.4 -> 44.3). The neck's BatchNorm trains, as CCT's.
 norm_cfg = dict(type='BN', requires_grad=True)
 backbone_norm_cfg = dict(type='BN', requires_grad=False)
 data_preprocessor = dict(
