@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from advcam_mm.fileio.generated_folder import generate_folder
+from advcam_mm.fileio.generated_folder import generate_folder, generated_manifest
 
 from .coco_metainfo import COCO_CATEGORIES, annotation_file
 from .embedded_dataset import EMBEDDED_CLASSES, render_scene
@@ -190,17 +190,11 @@ def _params(num_train, num_val, image_size, seed):
 
 
 def _is_complete(root, params):
-    path = osp.join(root, MANIFEST_NAME)
-    try:
-        with open(path) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if manifest.get('params') != params:
-        return False
-    return all(osp.isfile(osp.join(root, annotation_file(split))) and
-               all(osp.isfile(osp.join(root, split, name)) for name in names)
-               for split, names in manifest.get('files', {}).items())
+    manifest = generated_manifest(root, MANIFEST_NAME, params)
+    return manifest is not None and all(
+        osp.isfile(osp.join(root, annotation_file(split))) and
+        all(osp.isfile(osp.join(root, split, name)) for name in names)
+        for split, names in manifest.get('files', {}).items())
 
 
 def _generate_into(root, params):

@@ -73,14 +73,11 @@ SegmentationClass/*.png, SegmentationClassAug/*.png,
 ImageSets/Segmentation/{train,train_aug,val,trainval}.txt, cls_labels.npy}``,
 the manifest written last, the tree renamed into place.
 """
-import contextlib
 import hashlib
 import io
 import json
 import os
 import os.path as osp
-import shutil
-import tempfile
 
 import cv2
 import numpy as np
@@ -88,6 +85,7 @@ from PIL import Image
 
 from ..core.labels import IGNORE_INDEX
 from ..fileio.atomic import atomic_write
+from ..fileio.generated_folder import generate_folder, generated_manifest
 from ..fileio.label_png import voc_palette
 from .cls_labels import class_labels_of_mask
 
@@ -399,19 +397,10 @@ def _expected_params(num_train, num_train_subset, num_val, image_size, seed):
 
 def _is_complete(voc_dir, params):
     """True when ``voc_dir`` holds a finished generation with these parameters and all its files."""
-    manifest_path = osp.join(voc_dir, MANIFEST_NAME)
-    if not osp.isfile(manifest_path):
+    manifest = generated_manifest(voc_dir, MANIFEST_NAME, params)
+    if manifest is None or not all(osp.isfile(osp.join(voc_dir, 'ImageSets', 'Segmentation', split + '.txt'))
+                                   for split in manifest.get('splits', {})):
         return False
-    try:
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
-        return False
-    if manifest.get('params') != params:
-        return False
-    for split in manifest.get('splits', {}):
-        if not osp.isfile(osp.join(voc_dir, 'ImageSets', 'Segmentation', split + '.txt')):
-            return False
     ids = manifest['splits']['train_aug'] + manifest['splits']['val']
     return (osp.isfile(osp.join(voc_dir, 'cls_labels.npy'))
             and all(osp.isfile(osp.join(voc_dir, 'JPEGImages', i + '.jpg'))
@@ -513,50 +502,14 @@ def make_embedded_voc(out_root, num_train=160, num_val=40, num_train_subset=60, 
     num_train_subset = max(1, min(num_train_subset, num_train))
     params = _expected_params(num_train, num_train_subset, num_val, image_size, seed)
     out_root = os.fspath(out_root)
-    devkit = osp.join(out_root, 'VOCdevkit')
-    voc_dir = osp.join(devkit, 'VOC2012')
-    if not force and _is_complete(voc_dir, params):
-        _write_readme(out_root, voc_dir)
-        return voc_dir
-    os.makedirs(devkit, exist_ok=True)
-    with _generation_lock(devkit):  # several processes (e.g. distributed ranks) may ask at once
-        if not force and _is_complete(voc_dir, params):
-            _write_readme(out_root, voc_dir)
-            return voc_dir
-        if osp.exists(voc_dir) and not force and not osp.isfile(osp.join(voc_dir, MANIFEST_NAME)) \
-                and os.listdir(voc_dir):
-            raise FileExistsError(f'make_embedded_voc: {voc_dir} exists and was not made by this generator '
-                                  f'(no {MANIFEST_NAME}); pass force=True (--force) to replace it')
-        for stale in os.listdir(devkit):  # left by a killed run (only the lock holder writes them)
-            if stale.startswith('.VOC2012.') and stale.endswith('.tmp'):
-                shutil.rmtree(osp.join(devkit, stale), ignore_errors=True)
-        work = tempfile.mkdtemp(prefix='.VOC2012.', suffix='.tmp', dir=devkit)
-        try:
-            _generate_into(work, params)
-            if osp.exists(voc_dir):
-                shutil.rmtree(voc_dir)
-            os.replace(work, voc_dir)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        _write_readme(out_root, voc_dir, force=True)
+    voc_dir = osp.join(out_root, 'VOCdevkit', 'VOC2012')
+    fresh = force or not _is_complete(voc_dir, params)
+    # several processes (e.g. distributed ranks) may ask at once: one generates, under a lock
+    voc_dir = generate_folder(voc_dir, lambda folder: _is_complete(folder, params),
+                              lambda folder: _generate_into(folder, params), MANIFEST_NAME, force=force,
+                              who='make_embedded_voc')
+    _write_readme(out_root, voc_dir, force=fresh)
     return voc_dir
-
-
-@contextlib.contextmanager
-def _generation_lock(folder):
-    """Exclusive lock on ``folder/.embedded.lock`` (POSIX ``flock``; no-op where unavailable)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover (Windows)
-        yield
-        return
-    with open(osp.join(folder, '.embedded.lock'), 'a') as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _write_readme(out_root, voc_dir, force=False):

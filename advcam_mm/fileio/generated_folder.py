@@ -1,7 +1,7 @@
 """A generated folder that appears whole or not at all: build it in a temporary sibling, then rename.
 
-For generators of small datasets (the COCO-format miniature; the embedded VOC
-dataset does the same inline): the folder is complete when its manifest
+For generators of small datasets (the embedded VOC dataset, the COCO-format
+miniature): the folder is complete when its manifest
 (written last by the generator) says so; otherwise it is regenerated into
 ``.<name>.<random>.tmp`` beside it under an exclusive lock (several processes,
 e.g. distributed ranks, may ask at once) and renamed into place, so a killed
@@ -9,6 +9,7 @@ run never leaves half a dataset at the final path. A non-empty folder without
 the manifest was not made by the generator and is replaced only when forced.
 """
 import contextlib
+import json
 import os
 import os.path as osp
 import shutil
@@ -29,6 +30,17 @@ def folder_lock(path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def generated_manifest(folder, manifest_name, params):
+    """The generator's manifest in ``folder`` when it records ``params``, else ``None`` (absent, unreadable,
+    or made with other parameters)."""
+    try:
+        with open(osp.join(folder, manifest_name)) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get('params') == params else None
 
 
 def generate_folder(out_dir, is_complete, generate, manifest_name, force=False, who='generator'):

@@ -316,7 +316,7 @@ class Recipe:
 PRESETS = {
     'embedded': dict(
         classifier_config='configs/advcam/cam_r18-w16_30ep_embedded.py',
-        irn_config='configs/advcam/irnet_r18-w16_25ep_embedded.py',
+        irn_config='configs/advcam/irnet_r18-w16_100ep_embedded.py',
         segmentor_config='configs/advcam/deeplabv2_r18-w16_600it_embedded.py',
         cct_config='configs/advcam/cct_r18-w16_600it_embedded-semi.py',
         backbones_from_classifier=True),

@@ -131,10 +131,13 @@ def run_steps(steps: Sequence[Step], jobs: int = 1, num_procs: int = 1, log_dir:
     unknown = sorted({d for s in steps for d in s.after} - set(names))
     if unknown:
         raise ValueError(f'steps depend on unknown steps {unknown}')
-    threads = max(1, (os.cpu_count() or 1) // max(1, jobs * num_procs))
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // max(1, jobs * num_procs))
     os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     done, seconds, running = set(), {}, {}
-    pending = list(steps)
+    waiting_on = _descendant_counts(steps)
+    # among ready steps, the one more steps wait on goes first (the longest chain sets the run's length)
+    pending = sorted(steps, key=lambda s: -waiting_on[s.name])
 
     def say(text):
         stream.write(text + '\n')
@@ -142,7 +145,8 @@ def run_steps(steps: Sequence[Step], jobs: int = 1, num_procs: int = 1, log_dir:
 
     try:
         while pending or running:
-            for step in [s for s in pending if all(d in done for d in s.after)]:
+            ready = [s for s in pending if all(d in done for d in s.after)]
+            for step in ready:
                 if len(running) >= jobs:
                     break
                 pending.remove(step)
@@ -159,7 +163,9 @@ def run_steps(steps: Sequence[Step], jobs: int = 1, num_procs: int = 1, log_dir:
                     os.makedirs(log_dir, exist_ok=True)
                     log_path = osp.join(log_dir, f'{step.name.replace(" ", "_")}.log')
                 stream.flush()
-                running[step.name] = _Job(step, argv, num_procs, threads, log_path)
+                alone = not running and len(ready) == 1  # nothing else could run now: all the cores
+                running[step.name] = _Job(step, argv, num_procs,
+                                          max(1, cores // num_procs) if alone else threads, log_path)
             if not running:
                 if any(all(d in done for d in s.after) for s in pending):
                     continue  # the steps just skipped made others ready
@@ -183,6 +189,18 @@ def run_steps(steps: Sequence[Step], jobs: int = 1, num_procs: int = 1, log_dir:
             job.terminate()
             job.finish()
     return seconds
+
+
+def _descendant_counts(steps: Sequence[Step]) -> Dict[str, int]:
+    """Name -> how many steps wait on it, directly or through others."""
+    children = {s.name: [c.name for c in steps if s.name in c.after] for s in steps}
+    counts = {}
+
+    def below(name):
+        if name not in counts:
+            counts[name] = set(children[name]).union(*(below(c) for c in children[name]))
+        return counts[name]
+    return {s.name: len(below(s.name)) for s in steps}
 
 
 def _wait_any(running: dict) -> str:

@@ -51,7 +51,7 @@ def test_random_rescale_factor_range_and_interpolation():
 
 
 def test_irn_config_pipeline_on_embedded_ir_labels(embedded_voc_root):
-    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py'))
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'advcam', 'irnet_r18-w16_100ep_embedded.py'))
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     # the ground-truth folder stands in for an IR-label folder (same format: ids and 255)
     dataset_cfg.update(data_root=embedded_voc_root, mask_dir='SegmentationClassAug')

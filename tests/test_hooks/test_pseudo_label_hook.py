@@ -25,7 +25,7 @@ from advcam_mm.stages.output_folder import StageMismatchError
 from conftest import REPO_ROOT, mtimes
 from mmseg.registry import DATASETS, HOOKS, MODELS
 
-IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py')
+IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_100ep_embedded.py')
 
 
 def make_dataset(data_root, split_file, label_dir):

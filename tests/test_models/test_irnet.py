@@ -17,7 +17,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 REPO = os.path.join(os.path.dirname(__file__), '..', '..')
-TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py')
+TINY_CONFIG = os.path.join(REPO, 'configs', 'advcam', 'irnet_r18-w16_100ep_embedded.py')
 
 
 @pytest.fixture(scope='module')

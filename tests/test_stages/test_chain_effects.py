@@ -29,7 +29,7 @@ from advcam_mm.stages.runner import load_config
 from advcam_mm.stages.settings import config_settings, seed_crf_settings
 from conftest import REPO_ROOT, run_tool
 
-IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py')
+IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_100ep_embedded.py')
 SIZE = 128
 
 
@@ -169,7 +169,7 @@ def irnet_trained_on_confident_labels(embedded_voc_root, trained_tiny_classifier
     work_dir = str(tmp_path_factory.mktemp('irnet'))
     _, classifier_checkpoint = trained_tiny_classifier
     # brief: 10 epochs x 20 steps of 8 crops of 128 px (~20 s), with momentum 0.9 and lr 0.5 so that
-    # so few steps suffice (the embedded config takes 1,000 steps of 4 crops of 160 px at IRN's lr 0.1)
+    # so few steps suffice (the embedded config takes 4,000 steps of 4 crops of 160 px at IRN's lr 0.1)
     epochs = 10
     run_tool(['tools/train.py', IRN_CONFIG, '--work-dir', work_dir, '--cfg-options',
               f'train_dataloader.dataset.data_root={embedded_voc_root}',

@@ -19,7 +19,7 @@ from conftest import REPO_ROOT, mtimes, options_dict
 from helpers.hand_made_voc import mark_complete, write_maps
 from test_core.test_ir_label import BAND, hand_made
 
-IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py')
+IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_100ep_embedded.py')
 VOC_IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r50_3ep_voc12aug.py')
 
 

@@ -12,7 +12,7 @@ from conftest import REPO_ROOT, run_tool
 CLASSES = ('background', 'alpha', 'beta', 'gamma', 'delta')
 PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128]]
 EMBEDDED = {role: osp.join(REPO_ROOT, 'configs', 'advcam', name) for role, name in (
-    ('classifier', 'cam_r18-w16_30ep_embedded.py'), ('irn', 'irnet_r18-w16_25ep_embedded.py'),
+    ('classifier', 'cam_r18-w16_30ep_embedded.py'), ('irn', 'irnet_r18-w16_100ep_embedded.py'),
     ('segmentor', 'deeplabv2_r18-w16_600it_embedded.py'))}
 #: Each config's datasets: (loader, key path inside the dataset dict).
 LOADERS = dict(classifier=('train', 'val', 'test'), irn=('train',), segmentor=('train', 'val', 'test'))

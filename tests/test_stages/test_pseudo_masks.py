@@ -22,7 +22,7 @@ from conftest import REPO_ROOT, mtimes
 from helpers.hand_made_voc import mark_complete
 
 DEEPLAB_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'deeplabv2_r18-w16_600it_embedded.py')
-IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py')
+IRN_CONFIG = osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_100ep_embedded.py')
 HEIGHT, WIDTH = 32, 48  # stride-4 grid 8 x 12
 WALL = 6  # boundary column of the stub IRNet (grid cells)
 WALK = dict(beta=10, exp_times=8, sem_seg_bg_thres=0.25, radius=5, cam_power=1.5,

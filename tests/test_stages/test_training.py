@@ -73,7 +73,7 @@ def test_inputs_are_the_label_folders_and_start_checkpoints(tmp_path):
     mark_complete(str(labels), 'ir_labels', dict(conf_fg_thres=0.35))
     start = tmp_path / 'classifier.pth'
     start.write_bytes(b'weights')
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_25ep_embedded.py'))
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'advcam', 'irnet_r18-w16_100ep_embedded.py'))
     cfg.train_dataloader.dataset.mask_dir = str(labels)
     cfg.model.backbone.init_cfg.checkpoint = str(start)
     inputs = training.training_inputs(cfg)

@@ -1,6 +1,6 @@
 # IRNet training data on the embedded dataset (tools/make_embedded_dataset.py): the VOC recipe with
 # data_root, the class list, the IR-label folder, the crop (the rule of ../embedded_scale.py) and the batch
-# changed: 4 crops, what the time budget allows (the step count: ../schedules/irnet_poly_25ep.py).
+# changed: 4 crops, what the time budget allows (the length: ../schedules/irnet_poly_100ep.py).
 _base_ = ['./voc12aug_ir_labels.py', './embedded.py']
 data_root = {{_base_.embedded_data_root}}
 ir_label_dir = '{{ fileDirname }}/../../../work_dirs/ir_labels/embedded'

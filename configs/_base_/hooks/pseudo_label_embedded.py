@@ -3,6 +3,6 @@
 custom_hooks = [
     dict(type='AdvCAMPseudoLabelHook',
          maps_dir='work_dirs/advcam_maps/embedded_train_aug',
-         refiner=dict(type='irn', config='{{ fileDirname }}/../../advcam/irnet_r18-w16_25ep_embedded.py',
-                      checkpoint='work_dirs/irnet_r18-w16_25ep_embedded'))
+         refiner=dict(type='irn', config='{{ fileDirname }}/../../advcam/irnet_r18-w16_100ep_embedded.py',
+                      checkpoint='work_dirs/irnet_r18-w16_100ep_embedded'))
 ]
