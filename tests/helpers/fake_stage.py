@@ -34,4 +34,5 @@ def main(argv=None):
         raise SystemExit(3)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, 'done'), 'w') as f:
-        json.dump(dict(start=start, end=time.time(), regenerate=args.regenerate), f)
+        json.dump(dict(start=start, end=time.time(), regenerate=args.regenerate,
+                       threads=int(os.environ.get('OMP_NUM_THREADS', 0))), f)

@@ -167,6 +167,19 @@ def test_scheduler_runs_in_order_skips_finished_steps_and_runs_ready_steps_toget
     assert again.getvalue().count('complete with the same settings, skipped') == 3
 
 
+def test_scheduler_starts_the_longest_chain_first_and_gives_a_lone_step_all_cores(tmp_path):
+    x, y, z, w = (tmp_path / name for name in 'xyzw')
+    steps = [fake('x', x), fake('y', y), fake('z', z, after=['y']), fake('w', w, after=['z'])]
+    run_steps(steps, jobs=1, stream=io.StringIO())
+    assert made(y)['end'] <= made(x)['start']  # two steps wait on y, none on x: y first though listed second
+    a, b, c = (tmp_path / name for name in 'abc')
+    run_steps([fake('a', a), fake('b', b, '--sleep', '1', after=['a']), fake('c', c, '--sleep', '1', after=['a'])],
+              jobs=2, log_dir=str(tmp_path / 'logs'), stream=io.StringIO())
+    cores = os.cpu_count()
+    assert made(a)['threads'] == cores  # nothing else could run beside it
+    assert made(b)['threads'] == made(c)['threads'] == max(1, cores // 2)  # two at once: half each
+
+
 def test_scheduler_stops_on_failures_and_refusals_and_regenerates_on_request(tmp_path):
     with pytest.raises(RuntimeError, match=r"(?s)\[b\] failed \(exit 3\).*boom: the stage failed"):
         run_steps([fake('a', tmp_path / 'a'), fake('b', tmp_path / 'b', '--fail', after=['a'])], jobs=2,
