@@ -48,7 +48,7 @@ give each rule).
   body without class evidence) left half of every object below 0.15. With the
   typical hue on 75 % of objects the CAM already covers the bodies (best
   threshold 0.24-0.26, AdvCAM adds little); with a body texture that fades
-  away from the part, it covers half of them (experiments/NOTES.md).
+  away from the part, it covers half of them (docs/embedded_miniature.md).
 * **Texture inside objects, contrast against the background.** Bodies are
   saturated two-tone textures (tones 35 % apart in value) whose hue drifts by
   up to +-0.08 across the body, under a faint mottling: a dense CRF, which
