@@ -390,12 +390,7 @@ def _write(path, data):
         f.write(data)
 
 
-def _expected_params(num_train, num_train_subset, num_val, image_size, seed):
-    return dict(generator_version=GENERATOR_VERSION, num_train=num_train, num_train_subset=num_train_subset,
-                num_val=num_val, image_size=image_size, seed=seed, classes=list(EMBEDDED_CLASSES))
-
-
-def _is_complete(voc_dir, params):
+def is_complete(voc_dir, params):
     """True when ``voc_dir`` holds a finished generation with these parameters and all its files."""
     manifest = generated_manifest(voc_dir, MANIFEST_NAME, params)
     if manifest is None or not all(osp.isfile(osp.join(voc_dir, 'ImageSets', 'Segmentation', split + '.txt'))
@@ -499,28 +494,29 @@ def make_embedded_voc(out_root, num_train=160, num_val=40, num_train_subset=60, 
         raise ValueError(f'make_embedded_voc: num_train and num_val must be >= 1, got {num_train}, {num_val}')
     if image_size < 64:
         raise ValueError(f'make_embedded_voc: image_size must be >= 64, got {image_size}')
-    num_train_subset = max(1, min(num_train_subset, num_train))
-    params = _expected_params(num_train, num_train_subset, num_val, image_size, seed)
+    params = generation_params(num_train, num_val, num_train_subset, image_size, seed)
     out_root = os.fspath(out_root)
-    voc_dir = osp.join(out_root, 'VOCdevkit', 'VOC2012')
-    fresh = force or not _is_complete(voc_dir, params)
     # several processes (e.g. distributed ranks) may ask at once: one generates, under a lock
-    voc_dir = generate_folder(voc_dir, lambda folder: _is_complete(folder, params),
+    voc_dir = generate_folder(osp.join(out_root, 'VOCdevkit', 'VOC2012'), lambda folder: is_complete(folder, params),
                               lambda folder: _generate_into(folder, params), MANIFEST_NAME, force=force,
                               who='make_embedded_voc')
-    _write_readme(out_root, voc_dir, force=fresh)
+    _write_readme(out_root, voc_dir)
     return voc_dir
 
 
-def _write_readme(out_root, voc_dir, force=False):
+def _write_readme(out_root, voc_dir):
+    """``<out_root>/README.txt``, the dataset's description, from its manifest (rewritten when it differs)."""
+    with open(osp.join(voc_dir, MANIFEST_NAME)) as f:
+        manifest = json.load(f)
+    counts = {name: len(ids) for name, ids in manifest['splits'].items()}
+    text = _readme_text(manifest['params'], counts, manifest['statistics'])
     path = osp.join(out_root, 'README.txt')
-    if force or not osp.isfile(path):
-        with open(osp.join(voc_dir, MANIFEST_NAME)) as f:
-            manifest = json.load(f)
-        params = manifest['params']
-        counts = {name: len(ids) for name, ids in manifest['splits'].items()}
-        with atomic_write(path, 'w') as f:
-            f.write(_readme_text(params, counts, manifest['statistics']))
+    if osp.isfile(path):
+        with open(path) as f:
+            if f.read() == text:
+                return
+    with atomic_write(path, 'w') as f:
+        f.write(text)
 
 
 def _generate_into(root, params):
@@ -560,10 +556,7 @@ def _generate_into(root, params):
 
 
 def generation_params(num_train=160, num_val=40, num_train_subset=60, image_size=128, seed=0):
-    """The parameters :func:`make_embedded_voc` records for these arguments (its defaults otherwise)."""
-    return _expected_params(num_train, max(1, min(num_train_subset, num_train)), num_val, image_size, seed)
-
-
-def is_complete(voc_dir, params):
-    """True when ``voc_dir`` holds a finished generation with ``params`` and all its files."""
-    return _is_complete(voc_dir, params)
+    """The parameters :func:`make_embedded_voc` records (in its manifest) for these arguments."""
+    return dict(generator_version=GENERATOR_VERSION, num_train=num_train,
+                num_train_subset=max(1, min(num_train_subset, num_train)), num_val=num_val, image_size=image_size,
+                seed=seed, classes=list(EMBEDDED_CLASSES))

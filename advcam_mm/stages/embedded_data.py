@@ -19,17 +19,19 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Generate the embedded VOC-layout dataset (synthetic)')
     parser.add_argument('--out', default='data/embedded', help='output root (dataset in <out>/VOCdevkit/VOC2012)')
     parser.add_argument('--seed', type=int, default=0, help='generator seed')
-    parser.add_argument('--num-train', type=int, default=160, help='train_aug images')
-    parser.add_argument('--num-train-subset', type=int, default=60, help='of them, the pixel-labelled train split')
-    parser.add_argument('--num-val', type=int, default=40, help='val images')
-    parser.add_argument('--image-size', type=int, default=128, help='square image side in pixels')
+    # the generator's own defaults (advcam_mm.datasets.embedded_dataset.generation_params) where not given
+    parser.add_argument('--num-train', type=int, help='train_aug images (160)')
+    parser.add_argument('--num-train-subset', type=int, help='of them, the pixel-labelled train split (60)')
+    parser.add_argument('--num-val', type=int, help='val images (40)')
+    parser.add_argument('--image-size', type=int, help='square image side in pixels (128)')
     parser.add_argument('--force', action='store_true', help='regenerate even when complete')
     return parser.parse_args(argv)
 
 
 def _generation_args(args) -> dict:
-    return dict(num_train=args.num_train, num_val=args.num_val, num_train_subset=args.num_train_subset,
-                image_size=args.image_size, seed=args.seed)
+    given = dict(num_train=args.num_train, num_val=args.num_val, num_train_subset=args.num_train_subset,
+                 image_size=args.image_size, seed=args.seed)
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def status(args) -> str:

@@ -61,8 +61,8 @@ def evaluate_seeds(infos, cam_dir, names, thresholds=SEED_THRESHOLDS, crf=None, 
                    num_workers=2, progress=True) -> dict:
     """Seed mIoU of ``cam_dir`` over the images ``infos`` (``img_id``, ``img_path``, ``seg_map_path``);
     with ``crf`` also "+CRF": the CRF's settings (:func:`advcam_mm.stages.settings.seed_crf_settings`),
-    or True for IRN's."""
-    crf = {} if crf is True else crf
+    True for IRN's; None or False: no CRF."""
+    crf = {} if crf is True else None if crf is False else crf
     thresholds = parse_thresholds(thresholds)
     num_classes = len(names)
     check_files_exist([cam_file_path(cam_dir, i['img_id']) for i in infos], 'class-map file',
@@ -73,7 +73,7 @@ def evaluate_seeds(infos, cam_dir, names, thresholds=SEED_THRESHOLDS, crf=None, 
     for counts in map_images(sweep, infos, num_workers, 'seed sweep', progress):
         total += counts
     result = dict(seed_sweep_result(total, thresholds, names), num_images=len(infos))
-    if crf is not None and crf is not False:
+    if crf is not None:
         check_files_exist([i['img_path'] for i in infos], 'image')
         threshold = result['best_threshold'] if crf_threshold is None else float(crf_threshold)
         refine = functools.partial(_crf_image, cam_dir=cam_dir, threshold=threshold, num_classes=num_classes,
@@ -120,8 +120,8 @@ def run(config, cam_dir, split=None, crf=False, crf_threshold=None, out_dir=None
     cfg = load_config(config, cfg_options)
     folder, dataset = describe(cfg, cam_dir, split, crf, crf_threshold, out_dir)
     return evaluate_into(folder, lambda: evaluate_seeds(samples(dataset), cam_dir, class_names(dataset),
-                                                        SEED_THRESHOLDS, None if folder.settings['crf'] is False else folder.settings['crf'],
-                                                        crf_threshold, num_workers, progress), regenerate)
+                                                        SEED_THRESHOLDS, folder.settings['crf'], crf_threshold,
+                                                        num_workers, progress), regenerate)
 
 
 def status(args) -> str:
