@@ -67,9 +67,11 @@ def test_two_processes_write_the_same_files_as_one(trained_tiny_classifier, embe
 def test_killed_run_resumes_without_losing_files(trained_tiny_classifier, embedded_voc_root, tmp_path):
     split = split_file(embedded_voc_root, 'train', 24, tmp_path / 'train24.txt')
     out_dir = str(tmp_path / 'maps')
-    # the 4 default scales and 3 steps: slow enough per image for the kill to land mid-run
+    # the 4 default scales and 3 steps, one image per climbing group (the embedded images share one size, so by
+    # default all 24 climb as one group and land together): files appear one by one and the kill lands mid-run
     args = make_cams_args(trained_tiny_classifier, embedded_voc_root, out_dir, split,
-                          options=['label_generation.steps=3', 'label_generation.scales=[1.0,0.5,1.5,2.0]'])
+                          options=['label_generation.steps=3', 'label_generation.scales=[1.0,0.5,1.5,2.0]',
+                                   'label_generation.max_group=1'])
     process = subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, env=tool_env(1), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
