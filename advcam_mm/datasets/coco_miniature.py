@@ -40,7 +40,7 @@ from advcam_mm.fileio.generated_folder import generate_folder, generated_manifes
 from .coco_metainfo import COCO_CATEGORIES, annotation_file
 from .embedded_dataset import EMBEDDED_CLASSES, render_scene
 
-MINIATURE_VERSION = 2  # 2: the embedded generator v2 draws the scenes
+MINIATURE_VERSION = 3  # 2: the embedded generator v2 draws the scenes; 3: its v3 (parts fade into bodies)
 MANIFEST_NAME = 'coco_miniature_manifest.json'
 SPLIT_CODES = (('train2014', 0), ('val2014', 1))
 FIRST_IMAGE_ID = dict(train2014=9, val2014=500042)  # COCO's ids are sparse; splits never share one

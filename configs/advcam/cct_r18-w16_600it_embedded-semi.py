@@ -17,7 +17,7 @@
 # and carries nothing from then on (in the last step: a class that is never predicted again). From the
 # classifier's features (no ImageNet weights) about one class in eight starts dead, and 600 iterations on
 # background-dominated crops silence more. Measured (docs/embedded_miniature.md): CCT on the 60 `train`
-# images alone, generator seed 0: 29.7 with CCT's ReLUs (beetle, kite never predicted), 56.7 without
+# images alone, generator v2, seed 0: 29.7 with CCT's ReLUs (beetle, kite never predicted), 56.7 without
 # (DeepLab-v2 on the same images 50.9).
 # Everything else is CCT's: unsupervised weight 30, weak-label weight 0.4 on the auxiliary decoders.
 _base_ = [

@@ -214,7 +214,7 @@ def test_make_embedded_dataset_tool(tmp_path, monkeypatch, capsys):
     assert root in stdout and 'train_aug: 5' in stdout and 'val: 2' in stdout and 'per image:' in stdout
     with open(osp.join(root, MANIFEST_NAME)) as f:
         params = json.load(f)['params']
-    assert params['num_train'] == 5 and params['seed'] == 7 and params['generator_version'] == 2
+    assert params['num_train'] == 5 and params['seed'] == 7 and params['generator_version'] == 3
     assert embedded_data.status(embedded_data.parse_args(argv)) == 'complete'
     assert embedded_data.status(embedded_data.parse_args([*argv[:-1], '8'])) == 'todo'
     assert embedded_data.status(embedded_data.parse_args([*argv, '--force'])) == 'todo'
