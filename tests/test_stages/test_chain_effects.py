@@ -135,11 +135,13 @@ def test_ir_labels_of_typical_images_mark_confident_foreground_inside_the_object
         cover.append((foreground & target).sum() / target.sum())
         object_as_background.append(((label == 0) & target).sum() / target.sum())
         background_as_background.append(((label == 0) & background).sum() / background.sum())
+    # medians measured here with generator version 3: precision 0.84, cover 0.60, object as background
+    # 0.10, background as background 0.86 (the bounds leave room for another CPU's arithmetic)
     assert len(precision) >= 8
-    assert np.median(precision) > 0.8, precision  # confident foreground is inside the object
+    assert np.median(precision) > 0.75, precision  # confident foreground is inside the object
     assert np.median(cover) > 0.4, cover  # ... and covers much of it
     assert np.median(object_as_background) < 0.2, object_as_background  # version 1 of the generator: ~0.5
-    assert np.median(background_as_background) > 0.85, background_as_background
+    assert np.median(background_as_background) > 0.8, background_as_background
 
 
 def _ground_truth_ir_label(label, margin=3):
