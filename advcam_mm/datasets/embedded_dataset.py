@@ -352,9 +352,10 @@ def render_scene(rng, size):
             part, detail = _part_masks(rng, size, rim + 0.5 * part_radius * inward, part_radius, shape)
             # the colour's weight: blurred over the body, at least 1/2 on the part, full outside the body
             alpha = cv2.GaussianBlur(part.astype(np.float32), (0, 0), PART_FEATHER * part_radius)
-            alpha = np.where(part & ~body, 1.0, np.where(part, np.maximum(alpha, 0.5), alpha))[..., None]
+            alpha = np.where(part & ~body, 1.0, np.where(part, np.maximum(alpha, 0.5), alpha))
             inside = body | part
-            image[inside] = (image * (1 - alpha) + np.asarray(colour, np.float32) * alpha)[inside]
+            weight = alpha[inside][:, None]
+            image[inside] = image[inside] * (1 - weight) + np.asarray(colour, np.float32) * weight
             image[detail] = (245, 245, 245) if shape == 'ring' else (25, 20, 20)
             extent |= part
         if not extent.any():
